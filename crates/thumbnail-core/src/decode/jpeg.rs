@@ -1,0 +1,180 @@
+//! JPEG through libjpeg-turbo (the `mozjpeg` crate): DCT-domain shrink-on-load, and rows decoded
+//! straight into the caller's buffer, so time and memory follow the output size.
+//!
+//! libjpeg reports fatal errors through a callback that must not return; the `mozjpeg` crate (and the
+//! handler below) unwind out of it, and every call into the library here runs under `catch_unwind`,
+//! which turns such an unwind into [`Error::Corrupt`]. The engine therefore needs `panic = "unwind"`.
+
+use std::ffi::c_int;
+use std::mem;
+use std::panic::{self, AssertUnwindSafe};
+
+use image::metadata::Orientation;
+use mozjpeg::{ColorSpace, Decompress, Marker};
+use mozjpeg_sys::{jpeg_common_struct, jpeg_error_mgr};
+
+use super::{ImageInfo, check_pixels};
+use crate::color;
+use crate::raster::{PixelLayout, Raster};
+use crate::{Error, ImageFormat, Limits};
+
+/// APP1 holds EXIF, APP2 ICC profiles, APP14 the Adobe marker that flags inverted CMYK.
+const MARKERS: &[Marker] = &[Marker::APP(1), Marker::APP(2), Marker::APP(14)];
+
+pub(super) fn probe(input: &[u8]) -> Result<ImageInfo, Error> {
+    guarded(|| Ok(info(&open(input)?)))
+}
+
+pub(super) fn decode(
+    input: &[u8],
+    limits: &Limits,
+    mut pixels: Vec<u8>,
+    choose_shrink: impl FnOnce(&ImageInfo) -> u32,
+) -> Result<(Raster, ImageInfo), Error> {
+    guarded(move || {
+        let mut jpeg = open(input)?;
+        let info = info(&jpeg);
+        check_pixels(&info, limits)?;
+        let shrink = choose_shrink(&info).clamp(1, 8);
+        jpeg.scale((8 / shrink) as u8);
+        let icc = icc_profile(&jpeg);
+        let cmyk = matches!(
+            jpeg.color_space(),
+            ColorSpace::JCS_CMYK | ColorSpace::JCS_YCCK
+        );
+        let adobe = jpeg
+            .markers()
+            .any(|m| m.marker == Marker::APP(14) && m.data.starts_with(b"Adobe"));
+        let mut started = if cmyk {
+            jpeg.to_colorspace(ColorSpace::JCS_CMYK)
+        } else {
+            jpeg.rgb()
+        }
+        .map_err(corrupt)?;
+        let (width, height) = (started.width(), started.height());
+        let channels = if cmyk { 4 } else { 3 };
+        pixels.clear();
+        pixels.resize(width * height * channels, 0);
+        started
+            .read_scanlines_into(&mut pixels[..])
+            .map_err(corrupt)?;
+        started.finish().map_err(corrupt)?;
+        if cmyk {
+            color::cmyk_to_rgb(&mut pixels, width, icc.as_deref(), adobe);
+        }
+        let mut raster = Raster::from_parts(width as u32, height as u32, PixelLayout::Rgb8, pixels);
+        if let (false, Some(icc)) = (cmyk, icc) {
+            color::to_srgb(&mut raster, &icc);
+        }
+        Ok((raster, info))
+    })
+}
+
+fn open(input: &[u8]) -> Result<Decompress<&[u8]>, Error> {
+    Decompress::builder()
+        .with_err(strict_error_mgr())
+        .with_markers(MARKERS)
+        .from_mem(input)
+        .map_err(corrupt)
+}
+
+fn info(jpeg: &Decompress<&[u8]>) -> ImageInfo {
+    let orientation = jpeg
+        .markers()
+        .filter(|m| m.marker == Marker::APP(1))
+        .find_map(|m| m.data.strip_prefix(b"Exif\0\0"))
+        .and_then(Orientation::from_exif_chunk)
+        .map_or(1, Orientation::to_exif);
+    ImageInfo {
+        format: ImageFormat::Jpeg,
+        width: jpeg.width() as u32,
+        height: jpeg.height() as u32,
+        orientation,
+    }
+}
+
+/// Reassembles an ICC profile split over APP2 chunks (`ICC_PROFILE\0`, sequence number, count, data).
+fn icc_profile(jpeg: &Decompress<&[u8]>) -> Option<Vec<u8>> {
+    let mut chunks: Vec<(u8, &[u8])> = jpeg
+        .markers()
+        .filter(|m| m.marker == Marker::APP(2))
+        .filter_map(|m| m.data.strip_prefix(b"ICC_PROFILE\0"))
+        .filter(|rest| rest.len() > 2)
+        .map(|rest| (rest[0], &rest[2..]))
+        .collect();
+    if chunks.is_empty() {
+        return None;
+    }
+    chunks.sort_by_key(|(seq, _)| *seq);
+    Some(
+        chunks
+            .into_iter()
+            .flat_map(|(_, data)| data.iter().copied())
+            .collect(),
+    )
+}
+
+fn corrupt(e: impl ToString) -> Error {
+    Error::Corrupt {
+        format: ImageFormat::Jpeg,
+        message: e.to_string(),
+    }
+}
+
+/// Runs libjpeg work, turning its unwinding fatal errors into [`Error::Corrupt`].
+fn guarded<T>(work: impl FnOnce() -> Result<T, Error>) -> Result<T, Error> {
+    panic::catch_unwind(AssertUnwindSafe(work)).unwrap_or_else(|payload| {
+        let message = payload
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "libjpeg failed".into());
+        Err(corrupt(message))
+    })
+}
+
+/// libjpeg's standard error manager, except that fatal errors unwind (libjpeg must not continue) and
+/// a premature end of file, which libjpeg only warns about and pads with grey, is fatal too:
+/// a truncated upload should fail, not become a half-grey thumbnail. Other warnings (stray bytes
+/// between markers, common in camera files) are tolerated, as every viewer does.
+fn strict_error_mgr() -> jpeg_error_mgr {
+    // SAFETY: jpeg_error_mgr is a plain C struct for which all-zero is a valid value, and
+    // jpeg_std_error fills in every field it needs.
+    let mut err: jpeg_error_mgr = unsafe { mem::zeroed() };
+    unsafe { mozjpeg_sys::jpeg_std_error(&mut err) };
+    err.error_exit = Some(raise_fatal);
+    err.emit_message = Some(on_message);
+    err
+}
+
+unsafe extern "C-unwind" fn raise_fatal(cinfo: &mut jpeg_common_struct) {
+    let message = format!("libjpeg: {}", message_text(cinfo));
+    // resume_unwind skips the panic hook: nothing is printed, the guard above catches it.
+    panic::resume_unwind(Box::new(message));
+}
+
+unsafe extern "C-unwind" fn on_message(cinfo: &mut jpeg_common_struct, level: c_int) {
+    // SAFETY: libjpeg calls this with its own cinfo, whose `err` points at our live error manager.
+    let code = unsafe { (*cinfo.err).msg_code };
+    if level < 0 && code == mozjpeg_sys::JWRN_JPEG_EOF as c_int {
+        // SAFETY: as above; raise_fatal never returns.
+        unsafe { raise_fatal(cinfo) }
+    }
+}
+
+fn message_text(cinfo: &mut jpeg_common_struct) -> String {
+    // SAFETY: `err` points at the live error manager; format_message writes at most 80 bytes
+    // (JMSG_LENGTH_MAX) into the buffer. The declared signature takes `&[u8; 80]` although C writes
+    // into it, so it is called through a pointer-typed signature with the same ABI.
+    unsafe {
+        let Some(format) = (*cinfo.err).format_message else {
+            return format!("error code {}", (*cinfo.err).msg_code);
+        };
+        let format: unsafe extern "C-unwind" fn(&mut jpeg_common_struct, *mut u8) =
+            mem::transmute(format);
+        let mut buffer = [0u8; 80];
+        format(cinfo, buffer.as_mut_ptr());
+        let end = buffer.iter().position(|&b| b == 0).unwrap_or(buffer.len());
+        String::from_utf8_lossy(&buffer[..end]).into_owned()
+    }
+}

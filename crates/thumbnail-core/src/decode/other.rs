@@ -1,0 +1,135 @@
+//! PNG, WebP, GIF, TIFF and BMP through the `image` crate's decoders, at full size.
+
+use std::io::Cursor;
+use std::panic::{self, AssertUnwindSafe};
+
+use image::{ColorType, DynamicImage, ImageDecoder, ImageError, ImageReader};
+
+use super::{ImageInfo, check_pixels};
+use crate::color;
+use crate::raster::{PixelLayout, Raster};
+use crate::{Error, ImageFormat, Limits};
+
+pub(super) fn probe(
+    input: &[u8],
+    format: ImageFormat,
+    limits: &Limits,
+) -> Result<ImageInfo, Error> {
+    guarded(format, || {
+        let mut decoder = open(input, format, limits)?;
+        Ok(info(format, &mut decoder))
+    })
+}
+
+pub(super) fn decode(
+    input: &[u8],
+    format: ImageFormat,
+    limits: &Limits,
+    mut pixels: Vec<u8>,
+) -> Result<(Raster, ImageInfo), Error> {
+    guarded(format, move || {
+        let mut decoder = open(input, format, limits)?;
+        let info = info(format, &mut decoder);
+        check_pixels(&info, limits)?;
+        let icc = decoder.icc_profile().ok().flatten();
+        let failed = |e| image_error(format, e);
+        let (width, height) = decoder.dimensions();
+        let mut raster = match decoder.color_type() {
+            // The common cases decode straight into the reused buffer.
+            ColorType::Rgb8 | ColorType::Rgba8 => {
+                let layout = if decoder.color_type() == ColorType::Rgb8 {
+                    PixelLayout::Rgb8
+                } else {
+                    PixelLayout::Rgba8
+                };
+                pixels.clear();
+                pixels.resize(decoder.total_bytes() as usize, 0);
+                decoder.read_image(&mut pixels).map_err(failed)?;
+                Raster::from_parts(width, height, layout, pixels)
+            }
+            // Gray, 16-bit and float images are converted to 8-bit RGB(A).
+            color_type => {
+                let image = DynamicImage::from_decoder(decoder).map_err(failed)?;
+                if color_type.has_alpha() {
+                    Raster::from_parts(
+                        width,
+                        height,
+                        PixelLayout::Rgba8,
+                        image.into_rgba8().into_raw(),
+                    )
+                } else {
+                    Raster::from_parts(
+                        width,
+                        height,
+                        PixelLayout::Rgb8,
+                        image.into_rgb8().into_raw(),
+                    )
+                }
+            }
+        };
+        if let Some(icc) = icc {
+            color::to_srgb(&mut raster, &icc);
+        }
+        Ok((raster, info))
+    })
+}
+
+fn open<'a>(
+    input: &'a [u8],
+    format: ImageFormat,
+    limits: &Limits,
+) -> Result<impl ImageDecoder + 'a, Error> {
+    let image_format = match format {
+        ImageFormat::Png => image::ImageFormat::Png,
+        ImageFormat::WebP => image::ImageFormat::WebP,
+        ImageFormat::Gif => image::ImageFormat::Gif,
+        ImageFormat::Tiff => image::ImageFormat::Tiff,
+        ImageFormat::Bmp => image::ImageFormat::Bmp,
+        ImageFormat::Jpeg => unreachable!("JPEG goes through libjpeg"),
+    };
+    let mut reader = ImageReader::with_format(Cursor::new(input), image_format);
+    // Our pixel limit is checked on the header; this caps what a decoder may allocate besides
+    // (metadata chunks, 16-bit RGBA at the pixel limit).
+    let mut decoder_limits = image::Limits::default();
+    decoder_limits.max_alloc = Some(limits.max_pixels.saturating_mul(8).max(512 << 20));
+    reader.limits(decoder_limits);
+    reader.into_decoder().map_err(|e| image_error(format, e))
+}
+
+fn info(format: ImageFormat, decoder: &mut impl ImageDecoder) -> ImageInfo {
+    let (width, height) = decoder.dimensions();
+    let orientation = decoder.orientation().map_or(1, |o| o.to_exif());
+    ImageInfo {
+        format,
+        width,
+        height,
+        orientation,
+    }
+}
+
+fn image_error(format: ImageFormat, e: ImageError) -> Error {
+    match e {
+        ImageError::Limits(limit) => Error::DecoderLimit {
+            format,
+            message: limit.to_string(),
+        },
+        ImageError::Unsupported(what) => Error::UnsupportedFormat {
+            reason: format!("{format}: {what}"),
+        },
+        other => Error::Corrupt {
+            format,
+            message: other.to_string(),
+        },
+    }
+}
+
+/// The `image` decoders are not supposed to panic; should one do so on hostile input, that image fails
+/// alone instead of the process.
+fn guarded<T>(format: ImageFormat, work: impl FnOnce() -> Result<T, Error>) -> Result<T, Error> {
+    panic::catch_unwind(AssertUnwindSafe(work)).unwrap_or_else(|_| {
+        Err(Error::Corrupt {
+            format,
+            message: "the decoder panicked on this input".into(),
+        })
+    })
+}

@@ -1,0 +1,220 @@
+//! The reusable engine: one decode, every requested thumbnail.
+
+use std::cmp::Reverse;
+
+use crate::decode::{self, ImageInfo};
+use crate::encode::encode;
+use crate::geometry::plan;
+use crate::raster::Raster;
+use crate::resize::{Resizer, entropy_anchor};
+use crate::{Error, Limits, OutputFormat, ThumbnailSpec};
+
+/// Scratch buffers larger than this are freed after use rather than kept, so one huge image does
+/// not pin its memory for the life of a worker.
+const KEEP_BUFFER_BYTES: usize = 32 << 20;
+/// How many scratch buffers are kept between images.
+const KEEP_BUFFERS: usize = 4;
+
+/// One encoded thumbnail.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Thumbnail {
+    /// The name of the spec it was made for.
+    pub name: String,
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// The encoding of `bytes`.
+    pub format: OutputFormat,
+    /// The encoded image.
+    pub bytes: Vec<u8>,
+}
+
+/// Makes thumbnails. Keep one per thread and reuse it: it keeps its resampling and pixel buffers
+/// between images.
+///
+/// For each input it reads the header, checks the [`Limits`], decodes once (a JPEG directly at 1/2,
+/// 1/4 or 1/8 scale when every requested output allows it), orients and colour-converts, then makes
+/// each thumbnail from the smallest adequate intermediate: the decode, or a 2x2-box halving of it,
+/// leaving the final Lanczos (or other) filter a reduction of less than 4x.
+#[derive(Debug, Default)]
+pub struct Engine {
+    limits: Limits,
+    resizer: Resizer,
+    buffers: Vec<Vec<u8>>,
+}
+
+impl Engine {
+    /// An engine enforcing `limits`.
+    pub fn new(limits: Limits) -> Self {
+        Engine {
+            limits,
+            ..Engine::default()
+        }
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Reads only the header: format, size and orientation. Cheap, and bounded by the header's size.
+    pub fn probe(&self, input: &[u8]) -> Result<ImageInfo, Error> {
+        decode::probe(input, &self.limits)
+    }
+
+    /// Makes one thumbnail.
+    pub fn thumbnail(&mut self, input: &[u8], spec: &ThumbnailSpec) -> Result<Thumbnail, Error> {
+        let mut made = self.thumbnails(input, std::slice::from_ref(spec))?;
+        Ok(made.remove(0))
+    }
+
+    /// Makes a thumbnail for each spec from a single decode, returned in the order of `specs`.
+    pub fn thumbnails(
+        &mut self,
+        input: &[u8],
+        specs: &[ThumbnailSpec],
+    ) -> Result<Vec<Thumbnail>, Error> {
+        let scratch = self.take_buffer();
+        let (decoded, _) = decode::decode(input, &self.limits, scratch, |info| {
+            shrink_on_load(info, specs)
+        })?;
+        let mut levels = vec![decoded];
+        // Largest output first, so the pyramid of halvings grows only as far as the smallest needs.
+        let mut order: Vec<usize> = (0..specs.len()).collect();
+        order.sort_by_key(|&i| {
+            let p = plan(levels[0].width(), levels[0].height(), &specs[i], (0.5, 0.5));
+            Reverse(u64::from(p.width) * u64::from(p.height))
+        });
+        let mut made: Vec<Option<Thumbnail>> = vec![None; specs.len()];
+        let mut outcome = Ok(());
+        for i in order {
+            match self.make(&mut levels, &specs[i]) {
+                Ok(thumbnail) => made[i] = Some(thumbnail),
+                Err(e) => {
+                    outcome = Err(e);
+                    break;
+                }
+            }
+        }
+        for level in levels {
+            self.give_back(level.into_pixels());
+        }
+        outcome.map(|()| {
+            made.into_iter()
+                .map(|t| t.expect("every spec was made"))
+                .collect()
+        })
+    }
+
+    fn make(&mut self, levels: &mut Vec<Raster>, spec: &ThumbnailSpec) -> Result<Thumbnail, Error> {
+        let level = self.level_for(levels, spec);
+        let source = &levels[level];
+        let anchor = spec.gravity.anchor().unwrap_or_else(|| {
+            let window = plan(source.width(), source.height(), spec, (0.5, 0.5)).window;
+            entropy_anchor(source, window.width, window.height)
+        });
+        let plan = plan(source.width(), source.height(), spec, anchor);
+        let resized = self
+            .resizer
+            .resample(source, &plan, spec.filter, Vec::new());
+        let (width, height) = (resized.width(), resized.height());
+        Ok(Thumbnail {
+            name: spec.name.clone(),
+            width,
+            height,
+            format: spec.format,
+            bytes: encode(resized, spec)?,
+        })
+    }
+
+    /// The index of the smallest level the spec can be made from without enlarging, halving the
+    /// smallest level while that still leaves the final filter at least a 2x reduction.
+    fn level_for(&mut self, levels: &mut Vec<Raster>, spec: &ThumbnailSpec) -> usize {
+        let room = |level: &Raster| plan(level.width(), level.height(), spec, (0.5, 0.5)).room();
+        let mut chosen = levels
+            .iter()
+            .rposition(|level| room(level) >= 1.0)
+            .unwrap_or(0);
+        while chosen == levels.len() - 1 && room(&levels[chosen]) >= 4.0 {
+            let buffer = self.take_buffer();
+            let half = self.resizer.halve(&levels[chosen], buffer);
+            levels.push(half);
+            chosen += 1;
+        }
+        chosen
+    }
+
+    fn take_buffer(&mut self) -> Vec<u8> {
+        self.buffers.pop().unwrap_or_default()
+    }
+
+    fn give_back(&mut self, buffer: Vec<u8>) {
+        if buffer.capacity() <= KEEP_BUFFER_BYTES && self.buffers.len() < KEEP_BUFFERS {
+            self.buffers.push(buffer);
+        }
+    }
+}
+
+/// The largest JPEG DCT scaling (1/8, 1/4, 1/2) after which every spec still has at least as many
+/// source pixels as output pixels; 1 if none.
+fn shrink_on_load(info: &ImageInfo, specs: &[ThumbnailSpec]) -> u32 {
+    let (width, height) = info.oriented_size();
+    let room = specs
+        .iter()
+        .map(|spec| plan(width, height, spec, (0.5, 0.5)).room())
+        .fold(f64::INFINITY, f64::min);
+    [8, 4, 2]
+        .into_iter()
+        .find(|&d| f64::from(d) <= room)
+        .unwrap_or(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Fit, ImageFormat, Size};
+
+    fn info(width: u32, height: u32, orientation: u8) -> ImageInfo {
+        ImageInfo {
+            format: ImageFormat::Jpeg,
+            width,
+            height,
+            orientation,
+        }
+    }
+
+    fn spec(size: &str, fit: Fit) -> ThumbnailSpec {
+        ThumbnailSpec::new(size, size.parse::<Size>().unwrap()).with_fit(fit)
+    }
+
+    #[test]
+    fn shrink_on_load_follows_the_largest_output() {
+        let photo = info(6028, 3391, 1);
+        assert_eq!(shrink_on_load(&photo, &[spec("256x256", Fit::Cover)]), 8);
+        assert_eq!(
+            shrink_on_load(&photo, &[spec("1024x1024", Fit::Contain)]),
+            4
+        );
+        assert_eq!(
+            shrink_on_load(
+                &photo,
+                &[spec("256x256", Fit::Cover), spec("2000x2000", Fit::Contain)]
+            ),
+            2
+        );
+        assert_eq!(
+            shrink_on_load(&photo, &[spec("4000x4000", Fit::Contain)]),
+            1
+        );
+        // A portrait photo stored sideways (orientation 6): the box is compared with the upright size.
+        assert_eq!(
+            shrink_on_load(&info(4000, 3000, 6), &[spec("x1000", Fit::Contain)]),
+            4
+        );
+        assert_eq!(
+            shrink_on_load(&info(4000, 3000, 1), &[spec("x1000", Fit::Contain)]),
+            2
+        );
+    }
+}
