@@ -107,32 +107,34 @@ impl Resizer {
     }
 }
 
-/// Where a crop window of `window_w` x `window_h` pixels holds the most detail: the anchor (0 to 1 on
-/// each axis) of the position with the highest luminance entropy, searched along each axis the window
-/// is smaller than the image on.
+/// Where a crop window of `window_w` x `window_h` pixels holds the most detail, as an anchor (0 to 1
+/// on each axis). Like libvips' smartcrop, it trims the image towards the window size, each step
+/// cutting a strip from whichever end has the lower luminance entropy, so flat sky or wall goes first.
 pub(crate) fn entropy_anchor(src: &Raster, window_w: f64, window_h: f64) -> (f64, f64) {
     let (w, h) = (src.width() as usize, src.height() as usize);
     let (cw, ch) = (
         (window_w.round() as usize).clamp(1, w),
         (window_h.round() as usize).clamp(1, h),
     );
-    let best = |slack: usize, window_at: &dyn Fn(usize) -> (usize, usize, usize, usize)| -> f64 {
-        if slack == 0 {
+    // Trims one axis of length `len` to `keep`; `strip(start, width)` measures a strip on that axis.
+    let trim = |len: usize, keep: usize, strip: &dyn Fn(usize, usize) -> f64| -> f64 {
+        if len == keep {
             return 0.5;
         }
-        let step = (slack / 24).max(1);
-        let (mut best_offset, mut best_entropy) = (slack / 2, f64::MIN);
-        for offset in (0..=slack).step_by(step) {
-            let (x, y, ww, wh) = window_at(offset);
-            let e = entropy(src, x, y, ww, wh);
-            if e > best_entropy + 1e-9 {
-                (best_offset, best_entropy) = (offset, e);
+        let (mut start, mut end) = (0, len);
+        let step = ((len - keep) / 16).max(1);
+        while end - start > keep {
+            let cut = step.min(end - start - keep);
+            if strip(start, cut) <= strip(end - cut, cut) {
+                start += cut;
+            } else {
+                end -= cut;
             }
         }
-        best_offset as f64 / slack as f64
+        start as f64 / (len - keep) as f64
     };
-    let ax = best(w - cw, &|x| (x, (h - ch) / 2, cw, ch));
-    let ay = best(h - ch, &|y| ((w - cw) / 2, y, cw, ch));
+    let ax = trim(w, cw, &|x, width| entropy(src, x, 0, width, h));
+    let ay = trim(h, ch, &|y, height| entropy(src, 0, y, w, height));
     (ax, ay)
 }
 

@@ -1,0 +1,216 @@
+//! `thumbnail-worker convert` as a user runs it: real files in a temporary folder, the real binary.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use image::{DynamicImage, ImageFormat};
+use thumbnail_tests::{JpegOptions, encode, jpeg, quadrants};
+
+/// A fresh folder under the target directory, removed when dropped.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Self {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("convert-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(dir.join("in")).unwrap();
+        Scratch(dir)
+    }
+
+    fn input(&self, name: &str, bytes: &[u8]) -> PathBuf {
+        let path = self.0.join("in").join(name);
+        fs::write(&path, bytes).unwrap();
+        path
+    }
+
+    fn out(&self) -> PathBuf {
+        self.0.join("out")
+    }
+
+    fn outputs(&self) -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(self.out())
+            .map(|entries| {
+                entries
+                    .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        names
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+fn convert(args: &[&str], out: &Path, inputs: &[&Path]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_thumbnail-worker"))
+        .arg("convert")
+        .args(args)
+        .arg("--output-dir")
+        .arg(out)
+        .args(inputs)
+        .output()
+        .unwrap()
+}
+
+fn size_of(path: &Path) -> (u32, u32) {
+    let image = image::open(path).unwrap();
+    (image.width(), image.height())
+}
+
+fn photo(width: u32, height: u32) -> Vec<u8> {
+    jpeg(&quadrants(width, height), &JpegOptions::default())
+}
+
+#[test]
+fn one_corrupt_file_fails_alone_and_the_exit_code_says_so() {
+    let dir = Scratch::new("corrupt");
+    dir.input("a.jpg", &photo(640, 480));
+    let good = photo(800, 600);
+    dir.input("b-truncated.jpg", &good[..good.len() / 2]);
+    dir.input(
+        "c.png",
+        &encode(
+            &DynamicImage::ImageRgb8(quadrants(300, 200)),
+            ImageFormat::Png,
+        ),
+    );
+    dir.input("d-notes.jpg", b"this is a text file named .jpg\n");
+    let output = convert(
+        &["--size", "128x128", "-j", "2"],
+        &dir.out(),
+        &[&dir.0.join("in")],
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert_eq!(dir.outputs(), ["a.jpg", "c.jpg"]);
+    assert!(
+        stderr.contains("b-truncated.jpg: corrupt jpeg data"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("d-notes.jpg: unsupported image format"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("2 of 4 files converted"), "{stderr}");
+}
+
+#[test]
+fn sizes_follow_vipsthumbnail_syntax() {
+    let dir = Scratch::new("sizes");
+    let input = dir.input("wide.jpg", &photo(800, 400));
+    for (size, fit, expected) in [
+        ("200x200", "contain", (200, 100)),
+        ("200", "contain", (200, 100)),
+        ("100x", "contain", (100, 50)),
+        ("x100", "contain", (200, 100)),
+        ("150x150", "cover", (150, 150)),
+        ("90x60", "fill", (90, 60)),
+        ("2000x2000>", "contain", (800, 400)),
+    ] {
+        let output = convert(&["--size", size, "--fit", fit], &dir.out(), &[&input]);
+        assert!(
+            output.status.success(),
+            "{size}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert_eq!(
+            size_of(&dir.out().join("wide.jpg")),
+            expected,
+            "--size {size} --fit {fit}"
+        );
+    }
+}
+
+#[test]
+fn presets_name_their_outputs_and_formats_their_extension() {
+    let dir = Scratch::new("presets");
+    let input = dir.input("cat photo.jpg", &photo(1200, 900));
+    let output = convert(
+        &[
+            "--preset",
+            "profile",
+            "--preset",
+            "album-art",
+            "--preset",
+            "banner",
+            "--define",
+            "banner=400x100:cover",
+            "--format",
+            "webp",
+        ],
+        &dir.out(),
+        &[&input],
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        dir.outputs(),
+        [
+            "cat photo-album-art.webp",
+            "cat photo-banner.webp",
+            "cat photo-profile.webp"
+        ]
+    );
+    assert_eq!(
+        size_of(&dir.out().join("cat photo-profile.webp")),
+        (128, 128)
+    );
+    assert_eq!(
+        size_of(&dir.out().join("cat photo-album-art.webp")),
+        (600, 600)
+    );
+    assert_eq!(
+        size_of(&dir.out().join("cat photo-banner.webp")),
+        (400, 100)
+    );
+}
+
+#[test]
+fn bad_arguments_are_explained() {
+    let dir = Scratch::new("args");
+    let input = dir.input("a.jpg", &photo(64, 64));
+    let output = convert(&["--preset", "huge"], &dir.out(), &[&input]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("known presets: album-art"));
+    let output = convert(&["--size", "0x10"], &dir.out(), &[&input]);
+    assert_eq!(output.status.code(), Some(2), "clap rejects it");
+    let output = convert(&[], &dir.out(), &[&dir.0.join("missing.jpg")]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("missing.jpg: cannot read the file"));
+}
+
+#[test]
+fn parallel_runs_give_the_same_thumbnails() {
+    let dir = Scratch::new("parallel");
+    let inputs: Vec<PathBuf> = (0..6)
+        .map(|i| dir.input(&format!("p{i}.jpg"), &photo(300 + i * 50, 200 + i * 40)))
+        .collect();
+    let inputs: Vec<&Path> = inputs.iter().map(PathBuf::as_path).collect();
+    assert!(
+        convert(&["-j", "1"], &dir.0.join("one"), &inputs)
+            .status
+            .success()
+    );
+    assert!(
+        convert(&["-j", "3"], &dir.0.join("three"), &inputs)
+            .status
+            .success()
+    );
+    for i in 0..6 {
+        let name = format!("p{i}.jpg");
+        assert_eq!(
+            fs::read(dir.0.join("one").join(&name)).unwrap(),
+            fs::read(dir.0.join("three").join(&name)).unwrap()
+        );
+    }
+}
