@@ -277,3 +277,16 @@ pub fn adobe_rgb_profile() -> Vec<u8> {
 pub fn display_p3_profile() -> Vec<u8> {
     moxcms::ColorProfile::new_display_p3().encode().unwrap()
 }
+
+/// A photo-like test image: smooth colour gradients with a fine texture on top, so it neither
+/// compresses to nothing nor is pure noise.
+pub fn textured(width: u32, height: u32) -> RgbImage {
+    RgbImage::from_fn(width, height, |x, y| {
+        let grain = ((x.wrapping_mul(2_654_435_761) ^ y.wrapping_mul(40_503)) >> 13) as u8 & 31;
+        Rgb([
+            ((x * 200 / width) as u8).wrapping_add(grain),
+            ((y * 200 / height) as u8).wrapping_add(grain),
+            (((x + y) * 100 / (width + height)) as u8 + 60).wrapping_add(grain),
+        ])
+    })
+}

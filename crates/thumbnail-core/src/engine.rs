@@ -63,6 +63,16 @@ impl Engine {
         decode::probe(input, &self.limits)
     }
 
+    /// Decodes `input` upright and in sRGB, at the smallest JPEG scale that still serves every spec
+    /// (full size when `specs` is empty). For callers that want pixels rather than encoded thumbnails.
+    pub fn decode(&mut self, input: &[u8], specs: &[ThumbnailSpec]) -> Result<Raster, Error> {
+        let scratch = self.take_buffer();
+        decode::decode(input, &self.limits, scratch, |info| {
+            shrink_on_load(info, specs)
+        })
+        .map(|(raster, _)| raster)
+    }
+
     /// Makes one thumbnail.
     pub fn thumbnail(&mut self, input: &[u8], spec: &ThumbnailSpec) -> Result<Thumbnail, Error> {
         let mut made = self.thumbnails(input, std::slice::from_ref(spec))?;
@@ -157,8 +167,11 @@ impl Engine {
 }
 
 /// The largest JPEG DCT scaling (1/8, 1/4, 1/2) after which every spec still has at least as many
-/// source pixels as output pixels; 1 if none.
+/// source pixels as output pixels; 1 if none, or if there are no specs.
 fn shrink_on_load(info: &ImageInfo, specs: &[ThumbnailSpec]) -> u32 {
+    if specs.is_empty() {
+        return 1;
+    }
     let (width, height) = info.oriented_size();
     let room = specs
         .iter()

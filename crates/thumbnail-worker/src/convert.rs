@@ -37,8 +37,11 @@ pub struct ConvertArgs {
     /// A named preset (profile, album-art, album-art-small, preview, or one from --define); repeatable.
     #[arg(short, long = "preset", value_name = "NAME")]
     presets: Vec<String>,
-    /// Define a preset NAME=SIZE[:FIT], e.g. banner=1200x400:cover; repeatable. Use it with --preset NAME.
-    #[arg(long = "define", value_name = "NAME=SIZE[:FIT]")]
+    #[arg(
+        long = "define",
+        value_name = "NAME=SIZE[:FIT]",
+        help = "Define a preset NAME=SIZE[:FIT], e.g. banner=1200x400:cover; repeatable. Use it with --preset NAME."
+    )]
     definitions: Vec<String>,
     /// Files processed in parallel (default: the number of cores).
     #[arg(short = 'j', long)]
