@@ -1,0 +1,94 @@
+//! A message's state, shared by the memory and local queues: the same visibility rules for both.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Delivery, OutgoingMessage};
+
+/// One message and its visibility. Times are wall-clock milliseconds, so a spool outlives a restart.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub(crate) struct Record {
+    pub id: String,
+    pub body: String,
+    pub attributes: BTreeMap<String, String>,
+    pub receive_count: u32,
+    pub visible_at_ms: u64,
+}
+
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+fn ms(duration: Duration) -> u64 {
+    duration.as_millis().min(u128::from(u64::MAX)) as u64
+}
+
+impl Record {
+    pub fn new(id: String, message: OutgoingMessage) -> Self {
+        Record {
+            id,
+            body: message.body,
+            attributes: message.attributes,
+            receive_count: 0,
+            visible_at_ms: now_ms() + ms(message.delay),
+        }
+    }
+
+    pub fn is_visible(&self, now: u64) -> bool {
+        self.visible_at_ms <= now
+    }
+
+    /// Marks the record received now, hidden for `visibility`, and returns the delivery.
+    pub fn deliver(&mut self, now: u64, visibility: Duration) -> Delivery {
+        self.receive_count += 1;
+        self.visible_at_ms = now + ms(visibility);
+        Delivery {
+            id: self.id.clone(),
+            body: self.body.clone(),
+            attributes: self.attributes.clone(),
+            receive_count: self.receive_count,
+            receipt: receipt(&self.id, self.receive_count),
+        }
+    }
+
+    /// Whether `delivery` is the latest delivery of this record.
+    pub fn matches(&self, delivery: &Delivery) -> bool {
+        receipt(&self.id, self.receive_count) == delivery.receipt
+    }
+
+    /// Hides (or shows, with zero) the record from now on for `duration`.
+    pub fn hide_for(&mut self, duration: Duration) {
+        self.visible_at_ms = now_ms() + ms(duration);
+    }
+}
+
+/// A receipt names the message and which delivery it was, so an old delivery cannot delete a
+/// message that has since been delivered to someone else.
+fn receipt(id: &str, receive_count: u32) -> String {
+    format!("{id}#{receive_count}")
+}
+
+/// Tries `attempt` until it returns deliveries or `wait` has passed, pausing `interval` between tries.
+pub(crate) async fn long_poll<F, Fut>(
+    wait: Duration,
+    interval: Duration,
+    mut attempt: F,
+) -> Result<Vec<Delivery>, crate::QueueError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Vec<Delivery>, crate::QueueError>>,
+{
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        let deliveries = attempt().await?;
+        let now = tokio::time::Instant::now();
+        if !deliveries.is_empty() || now >= deadline {
+            return Ok(deliveries);
+        }
+        tokio::time::sleep(interval.min(deadline - now)).await;
+    }
+}

@@ -1,0 +1,112 @@
+//! The local queue survives `kill -9`: a message received by a process that is killed before
+//! acknowledging it comes back, to a new process, once its visibility timeout has passed.
+//!
+//! The test runs this same test binary again as the child, selecting `child_holds_a_message`, which
+//! does nothing unless `THUMBNAIL_QUEUE_CHILD_SPOOL` names the spool to use.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use thumbnail_queue::{LocalQueue, OutgoingMessage, Queue, ReceiveOptions};
+
+const CHILD_SPOOL: &str = "THUMBNAIL_QUEUE_CHILD_SPOOL";
+
+#[tokio::test]
+async fn child_holds_a_message() {
+    let Ok(spool) = std::env::var(CHILD_SPOOL) else {
+        return;
+    };
+    let queue = LocalQueue::open(spool).unwrap();
+    let options = ReceiveOptions {
+        max_messages: 1,
+        wait: Duration::from_secs(5),
+        visibility: Duration::from_secs(2),
+    };
+    let delivery = queue.receive(&options).await.unwrap().remove(0);
+    println!("HOLDING {}", delivery.id);
+    // Hold it until killed; never acknowledge.
+    tokio::time::sleep(Duration::from_secs(120)).await;
+}
+
+#[tokio::test]
+async fn a_message_held_by_a_killed_process_comes_back() {
+    let spool = std::env::temp_dir().join(format!("thumbnail-queue-crash-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&spool);
+    let queue = LocalQueue::open(&spool).unwrap();
+    let id = queue.send(OutgoingMessage::new("resize me")).await.unwrap();
+
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "child_holds_a_message",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD_SPOOL, &spool)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    // libtest prints the test name first, on the same line.
+    let held = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|l| l.split_once("HOLDING ").map(|(_, id)| id.to_owned()))
+        .expect("the child reports the message it holds");
+    assert_eq!(held, id);
+    child.kill().unwrap(); // SIGKILL: no destructor, no cleanup
+    child.wait().unwrap();
+
+    // A new process (here: a new handle on the same folder) sees nothing while the visibility runs...
+    let reopened = LocalQueue::open(&spool).unwrap();
+    let now = ReceiveOptions {
+        max_messages: 10,
+        wait: Duration::ZERO,
+        visibility: Duration::from_secs(30),
+    };
+    assert!(
+        reopened.receive(&now).await.unwrap().is_empty(),
+        "still invisible right after the kill"
+    );
+    // ...and gets it back once it has passed.
+    let later = ReceiveOptions {
+        wait: Duration::from_secs(5),
+        ..now
+    };
+    let back = reopened.receive(&later).await.unwrap();
+    assert_eq!(back.len(), 1);
+    assert_eq!(
+        (
+            back[0].id.as_str(),
+            back[0].body.as_str(),
+            back[0].receive_count
+        ),
+        (id.as_str(), "resize me", 2)
+    );
+    reopened.ack(back[0].clone()).await.unwrap();
+    assert!(reopened.receive(&now).await.unwrap().is_empty());
+    std::fs::remove_dir_all(spool).unwrap();
+}
+
+#[tokio::test]
+async fn a_stale_delivery_cannot_delete_a_redelivered_message() {
+    let spool = std::env::temp_dir().join(format!("thumbnail-queue-stale-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&spool);
+    let queue = LocalQueue::open(&spool).unwrap();
+    queue.send(OutgoingMessage::new("contested")).await.unwrap();
+    let short = ReceiveOptions {
+        max_messages: 1,
+        wait: Duration::from_secs(3),
+        visibility: Duration::from_millis(200),
+    };
+    let old = queue.receive(&short).await.unwrap().remove(0);
+    let new = queue.receive(&short).await.unwrap().remove(0);
+    assert_eq!((old.id.clone(), new.receive_count), (new.id.clone(), 2));
+    assert!(matches!(
+        queue.ack(old).await,
+        Err(thumbnail_queue::QueueError::StaleReceipt { .. })
+    ));
+    queue.ack(new).await.unwrap();
+    std::fs::remove_dir_all(spool).unwrap();
+}

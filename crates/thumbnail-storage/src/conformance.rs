@@ -1,0 +1,226 @@
+//! The behaviour every [`ObjectStore`] must have, written once and run against each implementation.
+//!
+//! ```text
+//! #[tokio::test]
+//! async fn my_store_conforms() {
+//!     thumbnail_storage::conformance::run(&MyStore::new(...)).await;
+//! }
+//! ```
+//!
+//! Each run uses keys under a fresh prefix, so runs can share a bucket. Failures panic with what was
+//! expected, as tests do.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+
+use crate::{ObjectKey, ObjectStore, PutOptions, StorageError};
+
+/// Runs every check against `store`.
+pub async fn run(store: &dyn ObjectStore) {
+    let prefix = unique_prefix();
+    round_trip_keeps_bytes_and_metadata(store, &prefix).await;
+    awkward_keys_round_trip(store, &prefix).await;
+    size_limit_refuses_before_reading(store, &prefix).await;
+    missing_objects_are_not_found(store, &prefix).await;
+    overwrite_replaces_content_and_etag(store, &prefix).await;
+    preview_url_serves_the_content(store, &prefix).await;
+}
+
+/// A prefix no other run uses.
+pub fn unique_prefix() -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_nanos();
+    format!("conformance-{nanos}-{}", std::process::id())
+}
+
+fn key(prefix: &str, name: &str) -> ObjectKey {
+    ObjectKey::new(format!("{prefix}/{name}")).expect("valid test key")
+}
+
+/// Bytes, content type, cache control, metadata and ETag survive a put and a get.
+pub async fn round_trip_keeps_bytes_and_metadata(store: &dyn ObjectStore, prefix: &str) {
+    let key = key(prefix, "round-trip.jpg");
+    let bytes: Vec<u8> = (0..=255u8).cycle().take(70_000).collect();
+    let options = PutOptions::new("image/jpeg")
+        .with_cache_control("public, max-age=31536000, immutable")
+        .with_metadata("source-etag", "abc123")
+        .with_metadata("Preset", "profile");
+    let put = store.put(&key, bytes.clone(), &options).await.expect("put");
+    assert_eq!(put.size, 70_000);
+    assert_eq!(
+        put.etag,
+        crate::content_etag(&bytes),
+        "the ETag is the content's MD5"
+    );
+
+    let object = store.get(&key, 1 << 20).await.expect("get");
+    assert_eq!(object.bytes, bytes, "bytes round trip");
+    assert_eq!(object.info.size, 70_000);
+    assert_eq!(object.info.content_type.as_deref(), Some("image/jpeg"));
+    assert_eq!(
+        object.info.cache_control.as_deref(),
+        Some("public, max-age=31536000, immutable")
+    );
+    assert_eq!(
+        object.info.metadata.get("source-etag").map(String::as_str),
+        Some("abc123")
+    );
+    assert_eq!(
+        object.info.metadata.get("preset").map(String::as_str),
+        Some("profile"),
+        "keys lower-cased"
+    );
+    assert_eq!(object.info.etag, put.etag);
+
+    let head = store.head(&key).await.expect("head").expect("exists");
+    assert_eq!(
+        (head.size, &head.etag, &head.metadata),
+        (70_000, &put.etag, &object.info.metadata)
+    );
+    assert!(store.exists(&key).await.expect("exists"));
+}
+
+/// Spaces, `+`, `%`, unicode in both normal forms and deep prefixes are kept exactly.
+pub async fn awkward_keys_round_trip(store: &dyn ObjectStore, prefix: &str) {
+    let names = [
+        "My Photo é+1.jpg",
+        "100% real %2B plus+sign.png",
+        "a/b/c/d/e/f/g/h/deep.jpg",
+        "NFC caf\u{e9}.jpg",
+        "NFD cafe\u{301}.jpg",
+        "日本語/写真.webp",
+    ];
+    for name in names {
+        let key = key(prefix, name);
+        store
+            .put(
+                &key,
+                name.as_bytes().to_vec(),
+                &PutOptions::new("text/plain"),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("put {name:?}: {e}"));
+    }
+    for name in names {
+        let object = store
+            .get(&key(prefix, name), 1 << 20)
+            .await
+            .unwrap_or_else(|e| panic!("get {name:?}: {e}"));
+        assert_eq!(
+            object.bytes,
+            name.as_bytes(),
+            "{name:?} kept its own content"
+        );
+    }
+}
+
+/// An object over the limit is refused with its size, and nothing else is lost.
+pub async fn size_limit_refuses_before_reading(store: &dyn ObjectStore, prefix: &str) {
+    let key = key(prefix, "big.bin");
+    store
+        .put(&key, vec![7; 10_000], &PutOptions::default())
+        .await
+        .expect("put");
+    match store.get(&key, 9_999).await {
+        Err(StorageError::TooLarge { size, limit, .. }) => {
+            assert_eq!((size, limit), (10_000, 9_999))
+        }
+        other => panic!("expected TooLarge, got {other:?}"),
+    }
+    assert_eq!(
+        store
+            .get(&key, 10_000)
+            .await
+            .expect("at the limit")
+            .bytes
+            .len(),
+        10_000
+    );
+}
+
+/// Missing objects: `NotFound` from get (not retryable), `None` from head.
+pub async fn missing_objects_are_not_found(store: &dyn ObjectStore, prefix: &str) {
+    let key = key(prefix, "never-written.jpg");
+    match store.get(&key, 1 << 20).await {
+        Err(error @ StorageError::NotFound { .. }) => assert!(!error.is_retryable()),
+        other => panic!("expected NotFound, got {other:?}"),
+    }
+    assert_eq!(store.head(&key).await.expect("head"), None);
+    assert!(!store.exists(&key).await.expect("exists"));
+}
+
+/// A second put replaces content, ETag and metadata.
+pub async fn overwrite_replaces_content_and_etag(store: &dyn ObjectStore, prefix: &str) {
+    let key = key(prefix, "overwrite.txt");
+    let first = store
+        .put(
+            &key,
+            b"first".to_vec(),
+            &PutOptions::new("text/plain").with_metadata("n", "1"),
+        )
+        .await
+        .expect("put");
+    let second = store
+        .put(
+            &key,
+            b"second".to_vec(),
+            &PutOptions::new("text/plain").with_metadata("n", "2"),
+        )
+        .await
+        .expect("put");
+    assert_ne!(first.etag, second.etag);
+    let object = store.get(&key, 100).await.expect("get");
+    assert_eq!(
+        (object.bytes.as_slice(), object.info.etag.as_str()),
+        (&b"second"[..], second.etag.as_str())
+    );
+    assert_eq!(object.info.metadata["n"], "2");
+}
+
+/// The preview URL, fetched as a person's browser would, gives the content.
+pub async fn preview_url_serves_the_content(store: &dyn ObjectStore, prefix: &str) {
+    let key = key(prefix, "preview me.jpg");
+    store
+        .put(
+            &key,
+            b"preview bytes".to_vec(),
+            &PutOptions::new("image/jpeg"),
+        )
+        .await
+        .expect("put");
+    let url = store
+        .preview_url(&key, Duration::from_secs(3600))
+        .await
+        .expect("preview_url");
+    let fetched = tokio::task::spawn_blocking(move || fetch(&url))
+        .await
+        .expect("fetch task");
+    assert_eq!(fetched, b"preview bytes");
+}
+
+/// Fetches an `http(s)://`, `file://` or `data:` URL.
+pub fn fetch(url: &str) -> Vec<u8> {
+    if let Some(data) = url.strip_prefix("data:") {
+        let (_, encoded) = data.split_once(";base64,").expect("a base64 data URL");
+        return base64::engine::general_purpose::STANDARD
+            .decode(encoded)
+            .expect("valid base64");
+    }
+    let parsed = url::Url::parse(url).expect("a valid URL");
+    match parsed.scheme() {
+        "file" => {
+            std::fs::read(parsed.to_file_path().expect("a file path")).expect("readable file")
+        }
+        "http" | "https" => {
+            let mut response = ureq::get(url)
+                .call()
+                .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+            assert_eq!(response.status(), 200, "GET {url}");
+            response.body_mut().read_to_vec().expect("a body")
+        }
+        other => panic!("cannot fetch a {other}: URL"),
+    }
+}

@@ -1,0 +1,171 @@
+//! Object storage for the thumbnail pipeline: the source and thumbnail buckets.
+//!
+//! One trait, [`ObjectStore`], and its implementations:
+//!
+//! | type | where objects live | for |
+//! |---|---|---|
+//! | [`MemoryStore`] | a map in memory | tests |
+//! | [`LocalStore`] | files under a root folder, metadata beside them | the embedded default: no account needed |
+//! | `S3Store` (feature `aws`) | an S3 bucket (or any S3-compatible server) | production |
+//!
+//! All pass the same conformance suite (feature `conformance`, see [`conformance`]): a new backend is
+//! one file and one more run of that suite.
+//!
+//! ```
+//! use std::time::Duration;
+//! use thumbnail_storage::{MemoryStore, ObjectKey, ObjectStore, PutOptions};
+//!
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! let store = MemoryStore::new("thumbnails");
+//! let key = ObjectKey::new("photos/cat/profile.jpg")?;
+//! let options = PutOptions::new("image/jpeg").with_metadata("preset", "profile");
+//! store.put(&key, vec![0xFF, 0xD8, 0xFF], &options).await?;
+//!
+//! let object = store.get(&key, 10 << 20).await?;
+//! assert_eq!(object.bytes, [0xFF, 0xD8, 0xFF]);
+//! assert_eq!(object.info.metadata["preset"], "profile");
+//! assert!(store.get(&key, 2).await.is_err()); // over the size limit: refused before reading
+//! let url = store.preview_url(&key, Duration::from_secs(3600)).await?;
+//! assert!(url.starts_with("data:image/jpeg;base64,"));
+//! # Ok::<(), thumbnail_storage::StorageError>(())
+//! # }).unwrap();
+//! ```
+//!
+//! What it does not do: list, delete or multipart uploads (the pipeline needs none); retries (the SDK
+//! retries, configured once; errors say whether trying later can help, see
+//! [`StorageError::is_retryable`]).
+
+#![warn(missing_docs)]
+
+mod error;
+mod key;
+mod local;
+mod memory;
+#[cfg(feature = "aws")]
+mod s3;
+
+#[cfg(feature = "conformance")]
+pub mod conformance;
+
+use std::collections::BTreeMap;
+use std::fmt::Debug;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+pub use error::StorageError;
+pub use key::{MAX_KEY_BYTES, ObjectKey};
+pub use local::LocalStore;
+pub use memory::MemoryStore;
+#[cfg(feature = "aws")]
+pub use s3::{S3Options, S3Store};
+
+/// The longest a preview URL may stay valid: S3 refuses presigned URLs beyond 7 days.
+pub const MAX_PREVIEW_EXPIRY: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// What a store knows about an object.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObjectInfo {
+    /// The key.
+    pub key: ObjectKey,
+    /// Size in bytes.
+    pub size: u64,
+    /// The `Content-Type` it was stored with.
+    pub content_type: Option<String>,
+    /// The `Cache-Control` it was stored with.
+    pub cache_control: Option<String>,
+    /// An identifier of the content: the MD5 of the bytes (hex, no quotes) for single-part uploads,
+    /// which is what S3 gives; changes whenever the content does.
+    pub etag: String,
+    /// The version id, on a versioned S3 bucket.
+    pub version: Option<String>,
+    /// User metadata. Keys are lower-case ASCII (S3 lower-cases them); values should be ASCII.
+    pub metadata: BTreeMap<String, String>,
+}
+
+/// An object's bytes and what is known about it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Object {
+    /// Size, type, ETag and metadata.
+    pub info: ObjectInfo,
+    /// The content.
+    pub bytes: Vec<u8>,
+}
+
+/// How an object is stored.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PutOptions {
+    /// `Content-Type`.
+    pub content_type: Option<String>,
+    /// `Cache-Control`, e.g. `public, max-age=31536000, immutable` for content-addressed thumbnails.
+    pub cache_control: Option<String>,
+    /// User metadata (keys are lower-cased).
+    pub metadata: BTreeMap<String, String>,
+}
+
+impl PutOptions {
+    /// Options with a content type.
+    pub fn new(content_type: impl Into<String>) -> Self {
+        PutOptions {
+            content_type: Some(content_type.into()),
+            ..PutOptions::default()
+        }
+    }
+
+    /// Sets `Cache-Control`.
+    pub fn with_cache_control(mut self, cache_control: impl Into<String>) -> Self {
+        self.cache_control = Some(cache_control.into());
+        self
+    }
+
+    /// Adds a user metadata entry (the key is lower-cased, as S3 does).
+    pub fn with_metadata(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.metadata
+            .insert(key.into().to_ascii_lowercase(), value.into());
+        self
+    }
+}
+
+/// A bucket: where source images are read and thumbnails written.
+#[async_trait]
+pub trait ObjectStore: Send + Sync + Debug {
+    /// A name for messages: the bucket, or the folder.
+    fn name(&self) -> &str;
+
+    /// Reads an object, refusing with [`StorageError::TooLarge`] one of more than `max_bytes`
+    /// before its content is transferred.
+    async fn get(&self, key: &ObjectKey, max_bytes: u64) -> Result<Object, StorageError>;
+
+    /// What is known about an object, or `None` if it does not exist.
+    async fn head(&self, key: &ObjectKey) -> Result<Option<ObjectInfo>, StorageError>;
+
+    /// Writes an object whole (readers never see part of it) and returns what was stored.
+    async fn put(
+        &self,
+        key: &ObjectKey,
+        bytes: Vec<u8>,
+        options: &PutOptions,
+    ) -> Result<ObjectInfo, StorageError>;
+
+    /// A URL a person can open to see the object, valid for `expires_in` (capped at
+    /// [`MAX_PREVIEW_EXPIRY`]): a presigned GET on S3, a `file://` URL locally.
+    async fn preview_url(
+        &self,
+        key: &ObjectKey,
+        expires_in: Duration,
+    ) -> Result<String, StorageError>;
+
+    /// Whether the object exists.
+    async fn exists(&self, key: &ObjectKey) -> Result<bool, StorageError> {
+        Ok(self.head(key).await?.is_some())
+    }
+}
+
+/// The ETag the local and memory stores give: the hex MD5 of the content, as S3 does for single-part uploads.
+pub(crate) fn content_etag(bytes: &[u8]) -> String {
+    use md5::{Digest, Md5};
+    Md5::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}

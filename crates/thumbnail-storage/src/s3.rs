@@ -1,0 +1,231 @@
+//! S3, or any S3-compatible server (`AWS_ENDPOINT_URL`), through the official SDK.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_s3::Client;
+use aws_sdk_s3::presigning::PresigningConfig;
+use aws_sdk_s3::primitives::ByteStream;
+use thumbnail_aws::{Class, Failure, classify};
+
+use crate::{
+    MAX_PREVIEW_EXPIRY, Object, ObjectInfo, ObjectKey, ObjectStore, PutOptions, StorageError,
+};
+
+/// Settings of an [`S3Store`] beyond what the SDK's configuration chain gives.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct S3Options {
+    /// Address buckets as `endpoint/bucket/key` instead of `bucket.endpoint/key`: needed by most
+    /// S3-compatible servers (moto, MinIO, LocalStack on localhost).
+    pub force_path_style: bool,
+}
+
+/// A bucket on S3.
+///
+/// Region, credentials, endpoint (`AWS_ENDPOINT_URL`) and retries come from the `SdkConfig` the
+/// binary loads once (`aws_config::load_defaults`); nothing is hard-coded here.
+#[derive(Debug, Clone)]
+pub struct S3Store {
+    client: Client,
+    bucket: String,
+}
+
+impl S3Store {
+    /// A store for `bucket` with the SDK configuration `config`.
+    pub fn new(
+        config: &aws_config::SdkConfig,
+        bucket: impl Into<String>,
+        options: S3Options,
+    ) -> Self {
+        let s3_config = aws_sdk_s3::config::Builder::from(config)
+            .force_path_style(options.force_path_style)
+            .build();
+        S3Store::from_client(Client::from_conf(s3_config), bucket)
+    }
+
+    /// A store for `bucket` using an existing client.
+    pub fn from_client(client: Client, bucket: impl Into<String>) -> Self {
+        S3Store {
+            client,
+            bucket: bucket.into(),
+        }
+    }
+
+    /// The SDK client (e.g. to create the bucket in tests).
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    fn error(&self, operation: &'static str, key: &ObjectKey, failure: Failure) -> StorageError {
+        let (store, key) = (format!("s3://{}", self.bucket), key.to_string());
+        let message = failure.to_string();
+        match failure.class {
+            Class::NotFound => StorageError::NotFound { store, key },
+            Class::AccessDenied => StorageError::AccessDenied {
+                store,
+                key,
+                message,
+            },
+            Class::Transient => StorageError::Transient {
+                operation,
+                store,
+                key,
+                message,
+            },
+            Class::Permanent => StorageError::Permanent {
+                operation,
+                store,
+                key,
+                message,
+            },
+        }
+    }
+}
+
+/// S3 quotes ETags; the other stores do not.
+fn unquote(etag: Option<&str>) -> String {
+    etag.unwrap_or_default().trim_matches('"').to_owned()
+}
+
+fn metadata(map: Option<&HashMap<String, String>>) -> std::collections::BTreeMap<String, String> {
+    map.map(|m| {
+        m.iter()
+            .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+#[async_trait]
+impl ObjectStore for S3Store {
+    fn name(&self) -> &str {
+        &self.bucket
+    }
+
+    async fn get(&self, key: &ObjectKey, max_bytes: u64) -> Result<Object, StorageError> {
+        let output = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key.as_str())
+            .send()
+            .await
+            .map_err(|e| self.error("get", key, classify(&e)))?;
+        // The length comes with the response headers; refusing here drops the body unread.
+        let size = output.content_length().unwrap_or(0).max(0) as u64;
+        if size > max_bytes {
+            return Err(StorageError::TooLarge {
+                store: format!("s3://{}", self.bucket),
+                key: key.to_string(),
+                size,
+                limit: max_bytes,
+            });
+        }
+        let info = ObjectInfo {
+            key: key.clone(),
+            size,
+            content_type: output.content_type().map(str::to_owned),
+            cache_control: output.cache_control().map(str::to_owned),
+            etag: unquote(output.e_tag()),
+            version: output.version_id().map(str::to_owned),
+            metadata: metadata(output.metadata()),
+        };
+        let bytes = output
+            .body
+            .collect()
+            .await
+            .map_err(|e| StorageError::Transient {
+                operation: "get",
+                store: format!("s3://{}", self.bucket),
+                key: key.to_string(),
+                message: format!("the download broke off: {e}"),
+            })?
+            .to_vec();
+        Ok(Object { info, bytes })
+    }
+
+    async fn head(&self, key: &ObjectKey) -> Result<Option<ObjectInfo>, StorageError> {
+        let result = self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key.as_str())
+            .send()
+            .await;
+        let output = match result {
+            Ok(output) => output,
+            Err(e) => {
+                let failure = classify(&e);
+                return match failure.class {
+                    Class::NotFound => Ok(None),
+                    _ => Err(self.error("head", key, failure)),
+                };
+            }
+        };
+        Ok(Some(ObjectInfo {
+            key: key.clone(),
+            size: output.content_length().unwrap_or(0).max(0) as u64,
+            content_type: output.content_type().map(str::to_owned),
+            cache_control: output.cache_control().map(str::to_owned),
+            etag: unquote(output.e_tag()),
+            version: output.version_id().map(str::to_owned),
+            metadata: metadata(output.metadata()),
+        }))
+    }
+
+    async fn put(
+        &self,
+        key: &ObjectKey,
+        bytes: Vec<u8>,
+        options: &PutOptions,
+    ) -> Result<ObjectInfo, StorageError> {
+        let size = bytes.len() as u64;
+        let output = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key.as_str())
+            .body(ByteStream::from(bytes))
+            .set_content_type(options.content_type.clone())
+            .set_cache_control(options.cache_control.clone())
+            .set_metadata(Some(options.metadata.clone().into_iter().collect()))
+            .send()
+            .await
+            .map_err(|e| self.error("put", key, classify(&e)))?;
+        Ok(ObjectInfo {
+            key: key.clone(),
+            size,
+            content_type: options.content_type.clone(),
+            cache_control: options.cache_control.clone(),
+            etag: unquote(output.e_tag()),
+            version: output.version_id().map(str::to_owned),
+            metadata: options.metadata.clone(),
+        })
+    }
+
+    async fn preview_url(
+        &self,
+        key: &ObjectKey,
+        expires_in: Duration,
+    ) -> Result<String, StorageError> {
+        let presigning =
+            PresigningConfig::expires_in(expires_in.min(MAX_PREVIEW_EXPIRY)).map_err(|e| {
+                StorageError::Permanent {
+                    operation: "preview_url",
+                    store: format!("s3://{}", self.bucket),
+                    key: key.to_string(),
+                    message: e.to_string(),
+                }
+            })?;
+        let request = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key.as_str())
+            .presigned(presigning)
+            .await
+            .map_err(|e| self.error("preview_url", key, classify(&e)))?;
+        Ok(request.uri().to_owned())
+    }
+}
