@@ -169,6 +169,34 @@ fn chain(error: &dyn StdError) -> String {
     text
 }
 
+/// The SDK configuration for tests against a local S3/SQS/SNS-compatible server (moto), or `None`,
+/// with a note, when no such server was started.
+///
+/// `scripts/test` starts moto on loopback and sets `THUMBNAIL_TEST_AWS=1` with the standard
+/// variables: `AWS_ENDPOINT_URL`, dummy `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY`, and
+/// `AWS_REGION`. The configuration is loaded through the standard chain, as the binaries load it.
+///
+/// # Panics
+///
+/// If the endpoint is not on loopback: tests must never reach a real account.
+#[cfg(feature = "test-server")]
+pub async fn test_server_config() -> Option<aws_config::SdkConfig> {
+    if std::env::var_os("THUMBNAIL_TEST_AWS").is_none() {
+        eprintln!(
+            "THUMBNAIL_TEST_AWS is not set: this AWS run is skipped (scripts/test starts moto and sets it)"
+        );
+        return None;
+    }
+    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let endpoint = config.endpoint_url().unwrap_or_default();
+    let loopback = ["http://127.", "http://localhost:", "http://[::1]:"];
+    assert!(
+        loopback.iter().any(|prefix| endpoint.starts_with(prefix)),
+        "AWS tests only talk to a server on loopback; AWS_ENDPOINT_URL is {endpoint:?}"
+    );
+    Some(config)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,5 +1,5 @@
 //! The queue conformance suite against every implementation. The SQS run needs an SQS-compatible
-//! server: `scripts/test` starts moto on loopback and sets `THUMBNAIL_TEST_AWS_ENDPOINT`.
+//! server: `scripts/test` starts moto on loopback (see `thumbnail_aws::test_server_config`).
 
 use thumbnail_queue::{LocalQueue, MemoryQueue, SqsQueue, conformance};
 
@@ -21,20 +21,9 @@ async fn local_queue_conforms() {
 
 #[tokio::test]
 async fn sqs_queue_conforms() {
-    let Ok(endpoint) = std::env::var("THUMBNAIL_TEST_AWS_ENDPOINT") else {
-        eprintln!(
-            "THUMBNAIL_TEST_AWS_ENDPOINT is not set: the SQS run is skipped (scripts/test sets it)"
-        );
+    let Some(config) = thumbnail_aws::test_server_config().await else {
         return;
     };
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_sqs::config::Credentials::new(
-            "testing", "testing", None, None, "tests",
-        ))
-        .load()
-        .await;
     let client = aws_sdk_sqs::Client::new(&config);
     let name = format!(
         "conformance-{}-{}",

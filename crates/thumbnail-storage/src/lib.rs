@@ -8,7 +8,7 @@
 //! | [`LocalStore`] | files under a root folder, metadata beside them | the embedded default: no account needed |
 //! | `S3Store` (feature `aws`) | an S3 bucket (or any S3-compatible server) | production |
 //!
-//! All pass the same conformance suite (feature `conformance`, see [`conformance`]): a new backend is
+//! All pass the same conformance suite (module `conformance`, feature `conformance`): a new backend is
 //! one file and one more run of that suite.
 //!
 //! ```

@@ -1,5 +1,5 @@
 //! The storage conformance suite against every implementation. The S3 run needs an S3-compatible
-//! server: `scripts/test` starts moto on loopback and sets `THUMBNAIL_TEST_AWS_ENDPOINT`.
+//! server: `scripts/test` starts moto on loopback (see `thumbnail_aws::test_server_config`).
 
 use std::time::Duration;
 
@@ -22,22 +22,9 @@ async fn local_store_conforms() {
     std::fs::remove_dir_all(root).unwrap();
 }
 
-/// An S3 store on a fresh bucket of the test server, or `None` (with a note) when no server is set.
+/// An S3 store on a fresh bucket of the test server, or `None` (with a note) when there is none.
 async fn s3_store() -> Option<S3Store> {
-    let Ok(endpoint) = std::env::var("THUMBNAIL_TEST_AWS_ENDPOINT") else {
-        eprintln!(
-            "THUMBNAIL_TEST_AWS_ENDPOINT is not set: the S3 run is skipped (scripts/test sets it)"
-        );
-        return None;
-    };
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_s3::config::Credentials::new(
-            "testing", "testing", None, None, "tests",
-        ))
-        .load()
-        .await;
+    let config = thumbnail_aws::test_server_config().await?;
     let bucket = conformance::unique_prefix();
     let store = S3Store::new(
         &config,
@@ -46,13 +33,17 @@ async fn s3_store() -> Option<S3Store> {
             force_path_style: true,
         },
     );
-    store
-        .client()
-        .create_bucket()
-        .bucket(&bucket)
-        .send()
-        .await
-        .expect("create the test bucket");
+    let mut create = store.client().create_bucket().bucket(&bucket);
+    let region = config.region().expect("AWS_REGION is set").to_string();
+    if region != "us-east-1" {
+        let location = aws_sdk_s3::types::CreateBucketConfiguration::builder()
+            .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(
+                region.as_str(),
+            ))
+            .build();
+        create = create.create_bucket_configuration(location);
+    }
+    create.send().await.expect("create the test bucket");
     Some(store)
 }
 
@@ -110,26 +101,17 @@ async fn s3_preview_urls_are_signed_and_capped_at_seven_days() {
 
 #[tokio::test]
 async fn s3_unreachable_endpoint_is_retryable() {
-    if std::env::var("THUMBNAIL_TEST_AWS_ENDPOINT").is_err() {
+    let Some(config) = thumbnail_aws::test_server_config().await else {
         return;
-    }
+    };
     // A port nothing listens on: connection refused, after the SDK's own retries.
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+    // (Set on the S3 configuration: AWS_ENDPOINT_URL in the environment outranks a shared-config override.)
+    let s3_config = aws_sdk_s3::config::Builder::from(&config)
         .endpoint_url("http://127.0.0.1:9")
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_s3::config::Credentials::new(
-            "testing", "testing", None, None, "tests",
-        ))
+        .force_path_style(true)
         .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(2))
-        .load()
-        .await;
-    let store = S3Store::new(
-        &config,
-        "nowhere",
-        S3Options {
-            force_path_style: true,
-        },
-    );
+        .build();
+    let store = S3Store::from_client(aws_sdk_s3::Client::from_conf(s3_config), "nowhere");
     let error = store
         .get(&ObjectKey::new("k").unwrap(), 10)
         .await

@@ -1,0 +1,133 @@
+//! Telling users their thumbnails are ready (or why they could not be made).
+//!
+//! One trait, [`Notifier`], and its implementations:
+//!
+//! | type | where a notification goes | for |
+//! |---|---|---|
+//! | [`MemoryNotifier`] | a list in memory | tests |
+//! | [`LogNotifier`] | the log, and optionally a JSON-lines file to `tail -f` | the embedded default |
+//! | `SnsNotifier` (feature `aws`) | an SNS topic: e-mail gets the text, other subscribers the JSON | production |
+//!
+//! A [`Notification`] carries the same facts twice: as plain text for people (with the preview URLs)
+//! and as JSON for programs.
+//!
+//! ```
+//! use thumbnail_notify::{MemoryNotifier, Notification, Notifier};
+//!
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! let notifier = MemoryNotifier::new();
+//! let notification = Notification::new(
+//!     "Thumbnails ready: cat.jpg",
+//!     "profile: https://example.invalid/cat/profile.jpg",
+//!     serde_json::json!({"source": {"key": "cat.jpg"}, "thumbnails": [{"preset": "profile"}]}),
+//! );
+//! notifier.publish(&notification).await?;
+//! assert_eq!(notifier.published()[0].data["source"]["key"], "cat.jpg");
+//! # Ok::<(), thumbnail_notify::NotifyError>(())
+//! # }).unwrap();
+//! ```
+
+#![warn(missing_docs)]
+
+mod error;
+mod log;
+mod memory;
+#[cfg(feature = "aws")]
+mod sns;
+
+#[cfg(feature = "conformance")]
+pub mod conformance;
+
+use std::fmt::Debug;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+pub use error::NotifyError;
+pub use log::LogNotifier;
+pub use memory::MemoryNotifier;
+#[cfg(feature = "aws")]
+pub use sns::SnsNotifier;
+
+/// The longest subject SNS (and most mail clients) accept, in characters.
+pub const MAX_SUBJECT_CHARS: usize = 99;
+
+/// What to tell subscribers.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Notification {
+    /// A one-line subject (e-mail subject).
+    pub subject: String,
+    /// The plain-text body for people, e.g. one preview URL per thumbnail.
+    pub text: String,
+    /// The same facts as JSON, for programs (queues, functions, webhooks).
+    pub data: serde_json::Value,
+}
+
+impl Notification {
+    /// A notification.
+    pub fn new(
+        subject: impl Into<String>,
+        text: impl Into<String>,
+        data: serde_json::Value,
+    ) -> Self {
+        Notification {
+            subject: subject.into(),
+            text: text.into(),
+            data,
+        }
+    }
+
+    /// The subject as every notifier sends it: printable ASCII (other characters become `?`, line
+    /// breaks spaces), at most [`MAX_SUBJECT_CHARS`], never empty. SNS refuses anything else.
+    pub fn subject_line(&self) -> String {
+        let mut line: String = self
+            .subject
+            .chars()
+            .map(|c| match c {
+                ' '..='~' => c,
+                c if c.is_whitespace() => ' ',
+                _ => '?',
+            })
+            .collect::<String>()
+            .trim()
+            .to_owned();
+        if line.chars().count() > MAX_SUBJECT_CHARS {
+            line = line.chars().take(MAX_SUBJECT_CHARS - 3).collect::<String>() + "...";
+        }
+        if line.is_empty() {
+            line = "Thumbnail notification".into();
+        }
+        line
+    }
+}
+
+/// Where notifications go.
+#[async_trait]
+pub trait Notifier: Send + Sync + Debug {
+    /// A name for messages: the topic, or "log".
+    fn name(&self) -> &str;
+
+    /// Publishes one notification; returns its message id.
+    async fn publish(&self, notification: &Notification) -> Result<String, NotifyError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subject_lines_are_what_sns_accepts() {
+        let subject = |s: &str| Notification::new(s, "", serde_json::Value::Null).subject_line();
+        assert_eq!(
+            subject("Thumbnails ready: My Photo é+1.jpg"),
+            "Thumbnails ready: My Photo ?+1.jpg"
+        );
+        assert_eq!(subject("two\nlines\t"), "two lines");
+        assert_eq!(subject("  "), "Thumbnail notification");
+        let long = subject(&"x".repeat(300));
+        assert_eq!(
+            (long.len(), long.ends_with("...")),
+            (MAX_SUBJECT_CHARS, true)
+        );
+    }
+}

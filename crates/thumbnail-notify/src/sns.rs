@@ -1,0 +1,98 @@
+//! SNS through the official SDK.
+
+use async_trait::async_trait;
+use aws_sdk_sns::Client;
+use thumbnail_aws::{Class, classify};
+
+use crate::{Notification, Notifier, NotifyError};
+
+/// An SNS topic. Each notification is published with `MessageStructure=json`: e-mail (and the
+/// default) get the text, SQS, Lambda, HTTP(S) and `email-json` subscribers get the JSON data.
+#[derive(Debug, Clone)]
+pub struct SnsNotifier {
+    client: Client,
+    topic_arn: String,
+}
+
+impl SnsNotifier {
+    /// Connects to `topic`, given as an ARN or as a name. A name is matched exactly against every
+    /// topic of the account and region (all pages of the listing): never the first topic of a list,
+    /// never a topic whose name merely contains it.
+    pub async fn connect(config: &aws_config::SdkConfig, topic: &str) -> Result<Self, NotifyError> {
+        SnsNotifier::from_client(Client::new(config), topic).await
+    }
+
+    /// Like [`SnsNotifier::connect`], with an existing client.
+    pub async fn from_client(client: Client, topic: &str) -> Result<Self, NotifyError> {
+        let topic_arn = if topic.starts_with("arn:") {
+            topic.to_owned()
+        } else {
+            find_topic(&client, topic).await?
+        };
+        Ok(SnsNotifier { client, topic_arn })
+    }
+
+    /// The topic's ARN.
+    pub fn topic_arn(&self) -> &str {
+        &self.topic_arn
+    }
+}
+
+async fn find_topic(client: &Client, name: &str) -> Result<String, NotifyError> {
+    let mut pages = client.list_topics().into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| error(name, classify(&e)))?;
+        let found = page
+            .topics()
+            .iter()
+            .filter_map(|t| t.topic_arn())
+            // arn:aws:sns:REGION:ACCOUNT:NAME; names cannot contain ':'.
+            .find(|arn| arn.rsplit(':').next() == Some(name));
+        if let Some(arn) = found {
+            return Ok(arn.to_owned());
+        }
+    }
+    Err(NotifyError::TopicNotFound {
+        topic: name.to_owned(),
+    })
+}
+
+fn error(target: &str, failure: thumbnail_aws::Failure) -> NotifyError {
+    let (target, message) = (target.to_owned(), failure.to_string());
+    match failure.class {
+        Class::NotFound => NotifyError::TopicNotFound { topic: target },
+        Class::Transient => NotifyError::Transient { target, message },
+        Class::AccessDenied | Class::Permanent => NotifyError::Permanent { target, message },
+    }
+}
+
+#[async_trait]
+impl Notifier for SnsNotifier {
+    fn name(&self) -> &str {
+        &self.topic_arn
+    }
+
+    async fn publish(&self, notification: &Notification) -> Result<String, NotifyError> {
+        let data = notification.data.to_string();
+        let message = serde_json::json!({
+            "default": notification.text,
+            "email": notification.text,
+            "email-json": data,
+            "sqs": data,
+            "lambda": data,
+            "http": data,
+            "https": data,
+        });
+        let output = self
+            .client
+            .publish()
+            .topic_arn(&self.topic_arn)
+            .subject(notification.subject_line())
+            .message_structure("json")
+            .message(message.to_string())
+            .send()
+            .await
+            .map_err(|e| error(&self.topic_arn, classify(&e)))?;
+        Ok(output.message_id().unwrap_or_default().to_owned())
+    }
+}
