@@ -1,0 +1,304 @@
+//! Processing one object end to end on the in-memory backends, with mocks only to inject failures.
+
+use async_trait::async_trait;
+use mockall::mock;
+use thumbnail_core::{Fit, OutputFormat, Presets, Size, ThumbnailSpec};
+use thumbnail_events::CreatedObject;
+use thumbnail_notify::{MemoryNotifier, Notification, Notifier, NotifyError};
+use thumbnail_pipeline::{Outcome, PRESET, Pipeline, PipelineConfig, ProcessError, SOURCE_ETAG};
+use thumbnail_storage::conformance::fetch;
+use thumbnail_storage::{MemoryStore, ObjectKey, ObjectStore, PutOptions};
+use thumbnail_tests::{JpegOptions, jpeg, quadrants};
+
+mock! {
+    pub Notifier {}
+    #[async_trait]
+    impl Notifier for Notifier {
+        fn name(&self) -> &str;
+        async fn publish(&self, notification: &Notification) -> Result<String, NotifyError>;
+    }
+}
+
+impl std::fmt::Debug for MockNotifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MockNotifier")
+    }
+}
+
+fn specs() -> Vec<ThumbnailSpec> {
+    let presets = Presets::builtin();
+    vec![
+        presets.require("profile").unwrap().clone(),
+        ThumbnailSpec::new("wide", Size::width_only(200).unwrap())
+            .with_fit(Fit::Contain)
+            .with_format(OutputFormat::WebP),
+    ]
+}
+
+/// A source store holding one photo, and the event announcing it.
+async fn upload(key: &str, bytes: Vec<u8>) -> (MemoryStore, CreatedObject) {
+    let source = MemoryStore::new("uploads");
+    let key = ObjectKey::new(key).unwrap();
+    let info = source
+        .put(&key, bytes, &PutOptions::new("image/jpeg"))
+        .await
+        .unwrap();
+    let event = CreatedObject {
+        bucket: "uploads".into(),
+        key,
+        size: Some(info.size),
+        etag: Some(info.etag),
+        event_name: "ObjectCreated:Put".into(),
+    };
+    (source, event)
+}
+
+fn photo() -> Vec<u8> {
+    jpeg(&quadrants(800, 600), &JpegOptions::default())
+}
+
+#[tokio::test]
+async fn thumbnails_are_stored_with_metadata_and_announced_with_working_links() {
+    let (source, event) = upload("photos/My Photo é+1.jpg", photo()).await;
+    let pipeline = Pipeline::new(
+        source,
+        MemoryStore::new("thumbs"),
+        MemoryNotifier::new(),
+        PipelineConfig::new(specs()),
+        2,
+    );
+    let Outcome::Made { keys } = pipeline.process(&event).await.unwrap() else {
+        panic!("made")
+    };
+    let keys: Vec<&str> = keys.iter().map(ObjectKey::as_str).collect();
+    assert_eq!(
+        keys,
+        [
+            "photos/My Photo é+1/profile.jpg",
+            "photos/My Photo é+1/wide.webp"
+        ]
+    );
+
+    let profile = pipeline
+        .dest()
+        .get(&ObjectKey::new(keys[0]).unwrap(), 1 << 20)
+        .await
+        .unwrap();
+    assert_eq!(profile.info.content_type.as_deref(), Some("image/jpeg"));
+    assert_eq!(
+        profile.info.metadata[SOURCE_ETAG],
+        *event.etag.as_ref().unwrap()
+    );
+    assert_eq!(profile.info.metadata[PRESET], "profile");
+    assert!(
+        profile
+            .info
+            .cache_control
+            .as_deref()
+            .unwrap()
+            .contains("max-age=")
+    );
+    let image = image::load_from_memory(&profile.bytes).unwrap();
+    assert_eq!((image.width(), image.height()), (128, 128));
+
+    let manifest = pipeline
+        .dest()
+        .get(
+            &ObjectKey::new("photos/My Photo é+1/manifest.json").unwrap(),
+            1 << 20,
+        )
+        .await
+        .unwrap();
+    let manifest: serde_json::Value = serde_json::from_slice(&manifest.bytes).unwrap();
+    assert_eq!(manifest["source"]["key"], "photos/My Photo é+1.jpg");
+
+    let notifier = pipeline.notifier().published();
+    assert_eq!(notifier.len(), 1);
+    let data = &notifier[0].data;
+    assert_eq!(data, &manifest, "the notification carries the manifest");
+    let wide = &data["thumbnails"][1];
+    assert_eq!(
+        (
+            wide["preset"].as_str(),
+            wide["width"].as_u64(),
+            wide["height"].as_u64()
+        ),
+        (Some("wide"), Some(200), Some(150))
+    );
+    assert_eq!(wide["content_type"], "image/webp");
+    let fetched = fetch(wide["url"].as_str().unwrap());
+    let image = image::load_from_memory(&fetched).unwrap();
+    assert_eq!(
+        (image.width(), image.height()),
+        (200, 150),
+        "the preview link serves the thumbnail"
+    );
+    assert!(
+        notifier[0].text.contains("wide (200x150"),
+        "{}",
+        notifier[0].text
+    );
+}
+
+#[tokio::test]
+async fn a_duplicate_delivery_does_nothing_and_a_new_version_is_redone() {
+    let (source, event) = upload("cat.jpg", photo()).await;
+    let pipeline = Pipeline::new(
+        source,
+        MemoryStore::new("thumbs"),
+        MemoryNotifier::new(),
+        PipelineConfig::new(specs()),
+        1,
+    );
+    assert!(matches!(
+        pipeline.process(&event).await.unwrap(),
+        Outcome::Made { .. }
+    ));
+    assert_eq!(
+        pipeline.process(&event).await.unwrap(),
+        Outcome::AlreadyDone
+    );
+    assert_eq!(pipeline.notifier().published().len(), 1, "announced once");
+
+    // The same key uploaded again with other content: a new ETag, new thumbnails.
+    let newer = jpeg(&quadrants(400, 600), &JpegOptions::default());
+    let info = pipeline
+        .source()
+        .put(&event.key, newer, &PutOptions::new("image/jpeg"))
+        .await
+        .unwrap();
+    let event = CreatedObject {
+        etag: Some(info.etag),
+        ..event
+    };
+    assert!(matches!(
+        pipeline.process(&event).await.unwrap(),
+        Outcome::Made { .. }
+    ));
+    assert_eq!(pipeline.notifier().published().len(), 2);
+}
+
+#[tokio::test]
+async fn a_corrupt_image_fails_permanently_and_writes_nothing() {
+    let good = photo();
+    let (source, event) = upload("broken.jpg", good[..good.len() / 3].to_vec()).await;
+    let pipeline = Pipeline::new(
+        source,
+        MemoryStore::new("thumbs"),
+        MemoryNotifier::new(),
+        PipelineConfig::new(specs()),
+        1,
+    );
+    let error = pipeline.process(&event).await.unwrap_err();
+    assert!(
+        matches!(error, ProcessError::Image { .. }) && !error.is_retryable(),
+        "{error:?}"
+    );
+    assert!(
+        error.to_string().contains("broken.jpg") && error.to_string().contains("corrupt"),
+        "{error}"
+    );
+    assert!(pipeline.dest().keys().is_empty());
+    assert!(pipeline.notifier().published().is_empty());
+}
+
+#[tokio::test]
+async fn its_own_thumbnails_are_never_sources() {
+    let (source, event) = upload("thumbs/cat/profile.jpg", photo()).await;
+    let config = PipelineConfig {
+        dest_prefix: "thumbs".into(),
+        same_bucket: true,
+        ..PipelineConfig::new(specs())
+    };
+    let pipeline = Pipeline::new(
+        source,
+        MemoryStore::new("same"),
+        MemoryNotifier::new(),
+        config,
+        1,
+    );
+    assert_eq!(pipeline.process(&event).await.unwrap(), Outcome::Ours);
+
+    // Elsewhere, but carrying our metadata (e.g. copied by hand): also ours.
+    let marked = ObjectKey::new("copied/profile.jpg").unwrap();
+    pipeline
+        .source()
+        .put(
+            &marked,
+            photo(),
+            &PutOptions::new("image/jpeg").with_metadata(PRESET, "profile"),
+        )
+        .await
+        .unwrap();
+    let event = CreatedObject {
+        key: marked,
+        etag: None,
+        ..event
+    };
+    assert_eq!(pipeline.process(&event).await.unwrap(), Outcome::Ours);
+    assert!(pipeline.dest().keys().is_empty());
+}
+
+#[tokio::test]
+async fn a_notifier_outage_is_retryable_and_the_retry_completes() {
+    let (source, event) = upload("cat.jpg", photo()).await;
+    let mut down = MockNotifier::new();
+    down.expect_name().return_const("mock".to_owned());
+    down.expect_publish().times(1).returning(|_| {
+        Err(NotifyError::Transient {
+            target: "topic".into(),
+            message: "connection refused".into(),
+        })
+    });
+    let pipeline = Pipeline::new(
+        source,
+        MemoryStore::new("thumbs"),
+        down,
+        PipelineConfig::new(specs()),
+        1,
+    );
+    let error = pipeline.process(&event).await.unwrap_err();
+    assert!(error.is_retryable(), "{error:?}");
+    // Thumbnails may be there, but no manifest: the retry is not mistaken for a finished job.
+    assert!(
+        !pipeline
+            .dest()
+            .keys()
+            .iter()
+            .any(|k| k.as_str().ends_with("manifest.json"))
+    );
+
+    let (source, dest) = pipeline.into_stores();
+    let mut up = MockNotifier::new();
+    up.expect_publish()
+        .times(1)
+        .returning(|_| Ok("id-1".into()));
+    let retry = Pipeline::new(source, dest, up, PipelineConfig::new(specs()), 1);
+    assert!(matches!(
+        retry.process(&event).await.unwrap(),
+        Outcome::Made { .. }
+    ));
+}
+
+#[tokio::test]
+async fn oversized_sources_are_refused_before_download() {
+    let (source, event) = upload("huge.jpg", photo()).await;
+    let mut config = PipelineConfig::new(specs());
+    config.limits.max_bytes = 1000;
+    let pipeline = Pipeline::new(
+        source,
+        MemoryStore::new("thumbs"),
+        MemoryNotifier::new(),
+        config,
+        1,
+    );
+    let error = pipeline.process(&event).await.unwrap_err();
+    assert!(
+        matches!(
+            error,
+            ProcessError::Storage(thumbnail_storage::StorageError::TooLarge { .. })
+        ),
+        "{error:?}"
+    );
+    assert!(!error.is_retryable());
+}
