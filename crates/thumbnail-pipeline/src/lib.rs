@@ -52,6 +52,12 @@
 
 #![warn(missing_docs)]
 
+mod message;
+
+pub use message::{
+    Disposition, FAILURE_REASON, FIRST_RETRY_DELAY, MAX_RETRY_DELAY, retry_delay, settle,
+};
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 

@@ -1,29 +1,15 @@
 //! Processing one object end to end on the in-memory backends, with mocks only to inject failures.
 
-use async_trait::async_trait;
-use mockall::mock;
+use common::MockNotifier;
 use thumbnail_core::{Fit, OutputFormat, Presets, Size, ThumbnailSpec};
 use thumbnail_events::CreatedObject;
-use thumbnail_notify::{MemoryNotifier, Notification, Notifier, NotifyError};
+use thumbnail_notify::{MemoryNotifier, NotifyError};
 use thumbnail_pipeline::{Outcome, PRESET, Pipeline, PipelineConfig, ProcessError, SOURCE_ETAG};
 use thumbnail_storage::conformance::fetch;
 use thumbnail_storage::{MemoryStore, ObjectKey, ObjectStore, PutOptions};
 use thumbnail_tests::{JpegOptions, jpeg, quadrants};
 
-mock! {
-    pub Notifier {}
-    #[async_trait]
-    impl Notifier for Notifier {
-        fn name(&self) -> &str;
-        async fn publish(&self, notification: &Notification) -> Result<String, NotifyError>;
-    }
-}
-
-impl std::fmt::Debug for MockNotifier {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("MockNotifier")
-    }
-}
+mod common;
 
 fn specs() -> Vec<ThumbnailSpec> {
     let presets = Presets::builtin();

@@ -1,0 +1,159 @@
+//! One queue message: its records processed, failures announced, and what to do with the message.
+
+use std::time::Duration;
+
+use thumbnail_events::{Record, parse};
+use thumbnail_notify::{Notification, Notifier};
+use thumbnail_queue::{Delivery, OutgoingMessage, Queue, QueueError};
+use thumbnail_storage::ObjectStore;
+
+use crate::{Pipeline, ProcessError};
+
+/// Message attribute carrying the reason a message was dead-lettered.
+pub const FAILURE_REASON: &str = "thumbnail-failure-reason";
+
+/// The first retry delay; doubled on every further receive, up to [`MAX_RETRY_DELAY`].
+pub const FIRST_RETRY_DELAY: Duration = Duration::from_secs(10);
+/// The longest retry delay.
+pub const MAX_RETRY_DELAY: Duration = Duration::from_secs(15 * 60);
+
+/// What to do with a message once its records were handled.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Disposition {
+    /// Done (including "nothing to do"): delete it.
+    Ack,
+    /// An outage got in the way: make it visible again after `delay`.
+    Retry {
+        /// Exponential in the receive count.
+        delay: Duration,
+    },
+    /// It can never succeed: the failure was announced; move it aside with the reason.
+    DeadLetter {
+        /// Why, for the dead-letter queue's message attribute.
+        reason: String,
+    },
+}
+
+/// The retry delay for a message received `receive_count` times.
+pub fn retry_delay(receive_count: u32) -> Duration {
+    let doublings = receive_count.saturating_sub(1).min(16);
+    (FIRST_RETRY_DELAY * 2u32.pow(doublings)).min(MAX_RETRY_DELAY)
+}
+
+impl<S: ObjectStore, D: ObjectStore, N: Notifier> Pipeline<S, D, N> {
+    /// Handles one message body: every record is processed on its own (one bad record never loses
+    /// the good ones); permanent failures are announced through the notifier.
+    pub async fn handle(&self, body: &str, receive_count: u32) -> Disposition {
+        let message = match parse(body) {
+            Ok(message) => message,
+            Err(e) => {
+                return Disposition::DeadLetter {
+                    reason: e.to_string(),
+                };
+            }
+        };
+        let mut retry = false;
+        let mut reasons = Vec::new();
+        for record in &message.records {
+            let failure = match record {
+                Record::Created(object) => match self.process(object).await {
+                    Ok(outcome) => {
+                        tracing::info!(key = %object.key, ?outcome, "processed");
+                        continue;
+                    }
+                    Err(e) if e.is_retryable() => {
+                        tracing::warn!(key = %object.key, error = %e, "will retry");
+                        retry = true;
+                        continue;
+                    }
+                    Err(e) => (Some(object), e.to_string()),
+                },
+                Record::Skipped { .. } => continue,
+                Record::Invalid { index, reason } => (None, format!("record {index}: {reason}")),
+            };
+            tracing::warn!(reason = %failure.1, "permanent failure");
+            if let Err(e) = self.announce_failure(failure.0, &failure.1).await {
+                // The failure must reach the user: try the whole message again later.
+                tracing::warn!(error = %e, "could not announce a failure");
+                retry |= e.is_retryable();
+            }
+            reasons.push(failure.1);
+        }
+        if retry {
+            Disposition::Retry {
+                delay: retry_delay(receive_count),
+            }
+        } else if reasons.is_empty() {
+            Disposition::Ack
+        } else {
+            Disposition::DeadLetter {
+                reason: reasons.join("; "),
+            }
+        }
+    }
+
+    async fn announce_failure(
+        &self,
+        object: Option<&thumbnail_events::CreatedObject>,
+        reason: &str,
+    ) -> Result<(), ProcessError> {
+        let (subject, source) = match object {
+            Some(o) => (
+                format!("Thumbnails failed: {}", o.key),
+                serde_json::json!({"bucket": o.bucket, "key": o.key.as_str(), "etag": o.etag}),
+            ),
+            None => (
+                "Thumbnails failed: unreadable event".to_owned(),
+                serde_json::Value::Null,
+            ),
+        };
+        let text = format!("No thumbnails could be made.\n\nReason: {reason}\n");
+        let data = serde_json::json!({"source": source, "error": reason});
+        self.notifier
+            .publish(&Notification::new(subject, text, data))
+            .await?;
+        Ok(())
+    }
+}
+
+/// Carries out a [`Disposition`] on a delivery: ack, release with the delay, or send to `dead_letters`
+/// (with the reason as the [`FAILURE_REASON`] attribute) and then ack. Without a dead-letter queue a
+/// dead letter is acknowledged: its failure was announced, and it must not poison the queue.
+pub async fn settle(
+    queue: &dyn Queue,
+    dead_letters: Option<&dyn Queue>,
+    delivery: Delivery,
+    disposition: Disposition,
+) -> Result<(), QueueError> {
+    match disposition {
+        Disposition::Ack => queue.ack(delivery).await,
+        Disposition::Retry { delay } => queue.release(delivery, delay).await,
+        Disposition::DeadLetter { reason } => {
+            if let Some(dead_letters) = dead_letters {
+                let message = OutgoingMessage::new(delivery.body.clone())
+                    .with_attribute(FAILURE_REASON, truncate(&reason));
+                dead_letters.send(message).await?;
+            }
+            queue.ack(delivery).await
+        }
+    }
+}
+
+/// SQS attribute values are limited in size; reasons are kept short.
+fn truncate(reason: &str) -> String {
+    reason.chars().take(1000).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_delays_double_and_cap() {
+        assert_eq!(retry_delay(1), Duration::from_secs(10));
+        assert_eq!(retry_delay(2), Duration::from_secs(20));
+        assert_eq!(retry_delay(4), Duration::from_secs(80));
+        assert_eq!(retry_delay(10), MAX_RETRY_DELAY);
+        assert_eq!(retry_delay(u32::MAX), MAX_RETRY_DELAY);
+    }
+}

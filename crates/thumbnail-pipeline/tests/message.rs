@@ -1,0 +1,247 @@
+//! Whole queue messages: several records, failures announced, and the message settled on real
+//! (in-memory) queues.
+
+use std::time::Duration;
+
+use common::MockNotifier;
+use thumbnail_core::Presets;
+use thumbnail_notify::{MemoryNotifier, NotifyError};
+use thumbnail_pipeline::{
+    Disposition, FAILURE_REASON, Pipeline, PipelineConfig, retry_delay, settle,
+};
+use thumbnail_queue::{MemoryQueue, OutgoingMessage, Queue, ReceiveOptions};
+use thumbnail_storage::{MemoryStore, ObjectKey, ObjectStore, PutOptions};
+use thumbnail_tests::{JpegOptions, jpeg, quadrants};
+
+mod common;
+
+fn event(records: &[(&str, &str)]) -> String {
+    let records: Vec<serde_json::Value> = records
+        .iter()
+        .map(|(name, key)| serde_json::json!({"eventName": name, "s3": {"bucket": {"name": "uploads"}, "object": {"key": key}}}))
+        .collect();
+    serde_json::json!({ "Records": records }).to_string()
+}
+
+async fn pipeline_with(
+    files: &[(&str, Vec<u8>)],
+) -> Pipeline<MemoryStore, MemoryStore, MemoryNotifier> {
+    let source = MemoryStore::new("uploads");
+    for (key, bytes) in files {
+        source
+            .put(
+                &ObjectKey::new(*key).unwrap(),
+                bytes.clone(),
+                &PutOptions::new("image/jpeg"),
+            )
+            .await
+            .unwrap();
+    }
+    let specs = vec![Presets::builtin().require("profile").unwrap().clone()];
+    Pipeline::new(
+        source,
+        MemoryStore::new("thumbs"),
+        MemoryNotifier::new(),
+        PipelineConfig::new(specs),
+        2,
+    )
+}
+
+#[tokio::test]
+async fn a_bad_record_is_announced_and_dead_lettered_without_losing_the_good_ones() {
+    let good = jpeg(&quadrants(400, 300), &JpegOptions::default());
+    let pipeline = pipeline_with(&[
+        ("My Photo é+1.jpg", good.clone()),
+        ("broken.jpg", good[..good.len() / 2].to_vec()),
+    ])
+    .await;
+    let body = event(&[
+        ("ObjectCreated:Put", "My+Photo+%C3%A9%2B1.jpg"),
+        ("ObjectCreated:Put", "broken.jpg"),
+        ("ObjectRemoved:Delete", "gone.jpg"),
+    ]);
+    let disposition = pipeline.handle(&body, 1).await;
+    let Disposition::DeadLetter { reason } = disposition else {
+        panic!("{disposition:?}")
+    };
+    assert!(
+        reason.contains("broken.jpg") && reason.contains("corrupt"),
+        "{reason}"
+    );
+    assert!(
+        pipeline
+            .dest()
+            .exists(&ObjectKey::new("My Photo é+1/profile.jpg").unwrap())
+            .await
+            .unwrap()
+    );
+    let published = pipeline.notifier().published();
+    let subjects: Vec<&str> = published.iter().map(|n| n.subject.as_str()).collect();
+    assert_eq!(
+        subjects,
+        [
+            "Thumbnails ready: My Photo ?+1.jpg",
+            "Thumbnails failed: broken.jpg"
+        ]
+    );
+    assert!(
+        published[1].data["error"]
+            .as_str()
+            .unwrap()
+            .contains("corrupt")
+    );
+}
+
+#[tokio::test]
+async fn test_events_and_other_events_are_acknowledged() {
+    let pipeline = pipeline_with(&[]).await;
+    let test_event = r#"{"Service":"Amazon S3","Event":"s3:TestEvent","Bucket":"uploads"}"#;
+    assert_eq!(pipeline.handle(test_event, 1).await, Disposition::Ack);
+    assert_eq!(
+        pipeline
+            .handle(&event(&[("ObjectRemoved:Delete", "x.jpg")]), 1)
+            .await,
+        Disposition::Ack
+    );
+    assert!(pipeline.notifier().published().is_empty());
+}
+
+#[tokio::test]
+async fn a_message_that_is_not_an_event_is_dead_lettered() {
+    let pipeline = pipeline_with(&[]).await;
+    let Disposition::DeadLetter { reason } = pipeline.handle("hello", 1).await else {
+        panic!()
+    };
+    assert!(reason.contains("not JSON"), "{reason}");
+}
+
+#[tokio::test]
+async fn a_missing_source_is_dead_lettered() {
+    let pipeline = pipeline_with(&[]).await;
+    let missing = pipeline
+        .handle(&event(&[("ObjectCreated:Put", "nope.jpg")]), 1)
+        .await;
+    assert!(
+        matches!(missing, Disposition::DeadLetter { ref reason } if reason.contains("not found")),
+        "{missing:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_outage_asks_for_a_retry_later_each_time_later() {
+    let source = MemoryStore::new("uploads");
+    let good = jpeg(&quadrants(400, 300), &JpegOptions::default());
+    source
+        .put(
+            &ObjectKey::new("cat.jpg").unwrap(),
+            good,
+            &PutOptions::new("image/jpeg"),
+        )
+        .await
+        .unwrap();
+    let mut notifier = MockNotifier::new();
+    notifier.expect_publish().returning(|_| {
+        Err(NotifyError::Transient {
+            target: "topic".into(),
+            message: "throttled".into(),
+        })
+    });
+    let specs = vec![Presets::builtin().require("profile").unwrap().clone()];
+    let pipeline = Pipeline::new(
+        source,
+        MemoryStore::new("thumbs"),
+        notifier,
+        PipelineConfig::new(specs),
+        1,
+    );
+    let body = event(&[("ObjectCreated:Put", "cat.jpg")]);
+    assert_eq!(
+        pipeline.handle(&body, 1).await,
+        Disposition::Retry {
+            delay: retry_delay(1)
+        }
+    );
+    assert_eq!(
+        pipeline.handle(&body, 3).await,
+        Disposition::Retry {
+            delay: retry_delay(3)
+        }
+    );
+    assert!(retry_delay(3) > retry_delay(1));
+}
+
+#[tokio::test]
+async fn settling_acks_releases_and_dead_letters_with_the_reason() {
+    let queue = MemoryQueue::new("jobs");
+    let dead = MemoryQueue::new("dead");
+    let options = ReceiveOptions {
+        max_messages: 10,
+        wait: Duration::ZERO,
+        visibility: Duration::from_secs(30),
+    };
+    for body in ["ack me", "retry me", "bury me"] {
+        queue.send(OutgoingMessage::new(body)).await.unwrap();
+    }
+    let mut deliveries = queue.receive(&options).await.unwrap();
+    assert_eq!(deliveries.len(), 3);
+    let bury = deliveries.pop().unwrap();
+    let retry = deliveries.pop().unwrap();
+    let ack = deliveries.pop().unwrap();
+    settle(&queue, Some(&dead), ack, Disposition::Ack)
+        .await
+        .unwrap();
+    settle(
+        &queue,
+        Some(&dead),
+        retry,
+        Disposition::Retry {
+            delay: Duration::ZERO,
+        },
+    )
+    .await
+    .unwrap();
+    settle(
+        &queue,
+        Some(&dead),
+        bury,
+        Disposition::DeadLetter {
+            reason: "corrupt jpeg data".into(),
+        },
+    )
+    .await
+    .unwrap();
+
+    let again = queue.receive(&options).await.unwrap();
+    assert_eq!(
+        again
+            .iter()
+            .map(|d| (d.body.as_str(), d.receive_count))
+            .collect::<Vec<_>>(),
+        [("retry me", 2)]
+    );
+    let buried = dead.receive(&options).await.unwrap();
+    assert_eq!(buried.len(), 1);
+    assert_eq!(
+        (
+            buried[0].body.as_str(),
+            buried[0].attributes[FAILURE_REASON].as_str()
+        ),
+        ("bury me", "corrupt jpeg data")
+    );
+
+    // Without a dead-letter queue, a dead letter is acknowledged so it cannot poison the queue.
+    queue
+        .release(again.into_iter().next().unwrap(), Duration::ZERO)
+        .await
+        .unwrap();
+    let last = queue.receive(&options).await.unwrap().remove(0);
+    settle(
+        &queue,
+        None,
+        last,
+        Disposition::DeadLetter { reason: "x".into() },
+    )
+    .await
+    .unwrap();
+    assert!(queue.is_empty());
+}
