@@ -111,6 +111,18 @@ pub trait Notifier: Send + Sync + Debug {
     async fn publish(&self, notification: &Notification) -> Result<String, NotifyError>;
 }
 
+/// A boxed notifier is a notifier: lets a binary choose the backend at run time.
+#[async_trait]
+impl<T: Notifier + ?Sized> Notifier for Box<T> {
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+
+    async fn publish(&self, notification: &Notification) -> Result<String, NotifyError> {
+        (**self).publish(notification).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

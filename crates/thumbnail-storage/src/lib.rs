@@ -161,6 +161,39 @@ pub trait ObjectStore: Send + Sync + Debug {
     }
 }
 
+/// A boxed store is a store: lets a binary choose the backend at run time.
+#[async_trait]
+impl<T: ObjectStore + ?Sized> ObjectStore for Box<T> {
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+
+    async fn get(&self, key: &ObjectKey, max_bytes: u64) -> Result<Object, StorageError> {
+        (**self).get(key, max_bytes).await
+    }
+
+    async fn head(&self, key: &ObjectKey) -> Result<Option<ObjectInfo>, StorageError> {
+        (**self).head(key).await
+    }
+
+    async fn put(
+        &self,
+        key: &ObjectKey,
+        bytes: Vec<u8>,
+        options: &PutOptions,
+    ) -> Result<ObjectInfo, StorageError> {
+        (**self).put(key, bytes, options).await
+    }
+
+    async fn preview_url(
+        &self,
+        key: &ObjectKey,
+        expires_in: Duration,
+    ) -> Result<String, StorageError> {
+        (**self).preview_url(key, expires_in).await
+    }
+}
+
 /// The ETag the local and memory stores give: the hex MD5 of the content, as S3 does for single-part uploads.
 pub(crate) fn content_etag(bytes: &[u8]) -> String {
     use md5::{Digest, Md5};

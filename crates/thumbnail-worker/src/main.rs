@@ -1,17 +1,22 @@
-//! `thumbnail-worker`: the thumbnail pipeline's binary. Today it has `convert`, a one-shot command
-//! for local files; the queue-driven `run` joins it with the pipeline crate.
+//! `thumbnail-worker`: the thumbnail pipeline's binary, a list of parts being connected.
 
+mod aws;
 mod convert;
+mod local_events;
+mod run;
+mod settings;
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use settings::Settings;
 
 #[derive(Parser, Debug)]
 #[command(
     name = "thumbnail-worker",
     version,
-    about = "Make thumbnails from images."
+    about = "Make thumbnails of uploaded images."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -20,12 +25,96 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Process uploads from the queue until stopped (SIGTERM/SIGINT finish what is in flight).
+    Run {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// Process what is pending, then exit.
+        #[arg(long)]
+        exit_when_idle: bool,
+    },
+    /// Put image files into the source bucket.
+    Upload {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// Key prefix for the uploaded files.
+        #[arg(long)]
+        prefix: Option<String>,
+        /// The files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
     /// Make thumbnails of local files (vipsthumbnail-style).
     Convert(convert::ConvertArgs),
 }
 
-fn main() -> ExitCode {
-    match Cli::parse().command {
-        Command::Convert(args) => convert::run(args),
+/// Configuration: a TOML file, then THUMBNAIL_* variables, then these flags.
+#[derive(Args, Debug)]
+struct ConfigArgs {
+    /// A TOML file with the settings (keys as the THUMBNAIL_* variables, lower case, without the prefix).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Set one setting, e.g. `--set presets=profile,album-art`; repeatable.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    overrides: Vec<String>,
+    /// Log format.
+    #[arg(long, value_enum, default_value_t = LogFormat::Human)]
+    log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum LogFormat {
+    Human,
+    Json,
+}
+
+impl ConfigArgs {
+    fn load(&self) -> anyhow::Result<Settings> {
+        let filter =
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+        let logs = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .with_writer(std::io::stderr);
+        match self.log_format {
+            LogFormat::Human => logs.init(),
+            LogFormat::Json => logs.json().init(),
+        }
+        Settings::load(self.config.as_deref(), std::env::vars(), &self.overrides)
     }
+}
+
+fn main() -> ExitCode {
+    let outcome = match Cli::parse().command {
+        Command::Convert(args) => return convert::run(args),
+        Command::Run {
+            config,
+            exit_when_idle,
+        } => runtime()
+            .and_then(|rt| rt.block_on(async { run::run(&config.load()?, exit_when_idle).await })),
+        Command::Upload {
+            config,
+            prefix,
+            files,
+        } => runtime().and_then(|rt| {
+            rt.block_on(async {
+                run::upload(&config.load()?, &files, prefix.as_deref())
+                    .await
+                    .map(|_| ())
+            })
+        }),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
 }

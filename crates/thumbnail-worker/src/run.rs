@@ -1,0 +1,270 @@
+//! `thumbnail-worker run`: receive, process with bounded concurrency, settle; stop cleanly on
+//! SIGTERM or SIGINT. And `upload`, which puts files into the source bucket.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use thumbnail_notify::{LogNotifier, Notifier};
+use thumbnail_pipeline::{Pipeline, PipelineConfig, settle};
+use thumbnail_queue::{Delivery, LocalQueue, Queue, ReceiveOptions};
+use thumbnail_storage::{LocalStore, ObjectKey, ObjectStore, PutOptions};
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinSet;
+use tracing::Instrument;
+
+use crate::local_events::LocalEvents;
+use crate::settings::{Backend, Settings};
+
+pub(crate) type DynPipeline =
+    Pipeline<Box<dyn ObjectStore>, Box<dyn ObjectStore>, Box<dyn Notifier>>;
+
+/// Everything `run` connects, built from the settings.
+pub(crate) struct Parts {
+    pub pipeline: Arc<DynPipeline>,
+    pub queue: Arc<dyn Queue>,
+    pub dead_letters: Option<Arc<dyn Queue>>,
+    pub events: Option<LocalEvents>,
+    /// How long one receive waits.
+    pub wait: Duration,
+}
+
+/// The pipeline over the given stores and notifier, as the settings configure it.
+pub(crate) fn pipeline(
+    settings: &Settings,
+    source: Box<dyn ObjectStore>,
+    dest: Box<dyn ObjectStore>,
+    notifier: Box<dyn Notifier>,
+) -> Result<Arc<DynPipeline>> {
+    let mut config = PipelineConfig::new(settings.specs()?);
+    config.dest_prefix = settings.dest_prefix.clone();
+    config.same_bucket = settings.source_bucket == settings.dest_bucket;
+    config.url_expiry = settings.url_expiry();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    Ok(Arc::new(Pipeline::new(
+        source, dest, notifier, config, threads,
+    )))
+}
+
+fn bucket_dir(settings: &Settings, bucket: &str) -> PathBuf {
+    settings.local_dir.join("buckets").join(bucket)
+}
+
+/// The embedded default: folders as buckets, spool folders as queues, the log (and a JSON-lines
+/// file) for notifications, and the source folder watched for new files.
+fn local_parts(settings: &Settings) -> Result<Parts> {
+    let queues = settings.local_dir.join("queues");
+    let dlq = settings
+        .dlq
+        .clone()
+        .unwrap_or_else(|| "thumbnail-dead-letters".into());
+    Ok(Parts {
+        pipeline: pipeline(
+            settings,
+            Box::new(LocalStore::new(bucket_dir(
+                settings,
+                &settings.source_bucket,
+            ))?),
+            Box::new(LocalStore::new(bucket_dir(
+                settings,
+                &settings.dest_bucket,
+            ))?),
+            Box::new(LogNotifier::with_jsonl(
+                settings.local_dir.join("notifications.jsonl"),
+            )),
+        )?,
+        queue: Arc::new(LocalQueue::open(queues.join(&settings.queue))?),
+        dead_letters: Some(Arc::new(LocalQueue::open(queues.join(dlq))?)),
+        events: Some(LocalEvents::open(
+            &settings.source_bucket,
+            &bucket_dir(settings, &settings.source_bucket),
+            &settings.local_dir.join("ledger"),
+        )?),
+        wait: Duration::from_secs(1),
+    })
+}
+
+async fn parts(settings: &Settings) -> Result<Parts> {
+    match settings.backend {
+        Backend::Local => local_parts(settings),
+        Backend::Aws => crate::aws::parts(settings).await,
+    }
+}
+
+async fn source_store(settings: &Settings) -> Result<Box<dyn ObjectStore>> {
+    match settings.backend {
+        Backend::Local => Ok(Box::new(LocalStore::new(bucket_dir(
+            settings,
+            &settings.source_bucket,
+        ))?)),
+        Backend::Aws => crate::aws::store(settings, &settings.source_bucket).await,
+    }
+}
+
+/// Runs until SIGTERM/SIGINT (or, with `exit_when_idle`, until nothing is pending), finishing and
+/// settling every message in flight before returning.
+pub async fn run(settings: &Settings, exit_when_idle: bool) -> Result<()> {
+    let Parts {
+        pipeline,
+        queue,
+        dead_letters,
+        mut events,
+        wait,
+    } = parts(settings).await?;
+    let (stop_tx, mut stop) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("stopping: finishing the messages in flight, taking no new ones");
+        let _ = stop_tx.send(true);
+    });
+    let visibility = Duration::from_secs(settings.visibility);
+    let slots = Arc::new(Semaphore::new(settings.concurrency));
+    let mut tasks = JoinSet::new();
+    tracing::info!(queue = queue.name(), presets = %settings.presets, "worker started");
+    while !*stop.borrow() {
+        let announced = match events.as_mut() {
+            Some(events) => events.scan(queue.as_ref()).await?,
+            None => 0,
+        };
+        let free = slots.available_permits();
+        if free == 0 {
+            reap(tasks.join_next().await);
+            continue;
+        }
+        let options = ReceiveOptions {
+            max_messages: free.min(thumbnail_queue::MAX_BATCH),
+            wait,
+            visibility,
+        };
+        let deliveries = tokio::select! {
+            received = queue.receive(&options) => received?,
+            _ = stop.changed() => break,
+        };
+        while let Some(done) = tasks.try_join_next() {
+            reap(Some(done));
+        }
+        if deliveries.is_empty() && announced == 0 && tasks.is_empty() && exit_when_idle {
+            tracing::info!("nothing pending: exiting");
+            break;
+        }
+        for delivery in deliveries {
+            let permit = Arc::clone(&slots)
+                .acquire_owned()
+                .await
+                .expect("never closed");
+            let (pipeline, queue, dead_letters) = (
+                Arc::clone(&pipeline),
+                Arc::clone(&queue),
+                dead_letters.clone(),
+            );
+            let span = tracing::info_span!("message", id = %delivery.id, receive_count = delivery.receive_count);
+            tasks.spawn(
+                async move {
+                    let _permit = permit;
+                    work(
+                        &pipeline,
+                        queue.as_ref(),
+                        dead_letters.as_deref(),
+                        delivery,
+                        visibility,
+                    )
+                    .await
+                }
+                .instrument(span),
+            );
+        }
+    }
+    while let Some(done) = tasks.join_next().await {
+        reap(Some(done));
+    }
+    tracing::info!("worker stopped");
+    Ok(())
+}
+
+/// Handles one delivery, extending its visibility while the work goes on, then settles it.
+async fn work(
+    pipeline: &DynPipeline,
+    queue: &dyn Queue,
+    dead_letters: Option<&dyn Queue>,
+    delivery: Delivery,
+    visibility: Duration,
+) -> Result<()> {
+    let disposition = {
+        let handling = pipeline.handle(&delivery.body, delivery.receive_count);
+        tokio::pin!(handling);
+        let mut heartbeat = tokio::time::interval(visibility / 2);
+        heartbeat.tick().await;
+        loop {
+            tokio::select! {
+                disposition = &mut handling => break disposition,
+                _ = heartbeat.tick() => {
+                    if let Err(e) = queue.extend(&delivery, visibility).await {
+                        tracing::warn!(error = %e, "could not extend the visibility");
+                    }
+                }
+            }
+        }
+    };
+    tracing::info!(?disposition, "settling");
+    settle(queue, dead_letters, delivery, disposition)
+        .await
+        .context("settling the message")
+}
+
+fn reap(done: Option<Result<Result<()>, tokio::task::JoinError>>) {
+    match done {
+        Some(Ok(Err(e))) => {
+            tracing::warn!(error = %format!("{e:#}"), "a message could not be settled; it will come back")
+        }
+        Some(Err(e)) => tracing::error!(error = %e, "a message task failed"),
+        _ => {}
+    }
+}
+
+async fn shutdown_signal() {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("a SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate.recv() => {}
+    }
+}
+
+/// Puts files into the source bucket (the local folder, or S3, whose notification then announces
+/// them). Keys are `prefix/` plus the file name.
+pub async fn upload(settings: &Settings, files: &[PathBuf], prefix: Option<&str>) -> Result<usize> {
+    let source = source_store(settings).await?;
+    let mut count = 0;
+    for file in files {
+        let name = file_name(file)?;
+        let key = match prefix
+            .map(|p| p.trim_matches('/'))
+            .filter(|p| !p.is_empty())
+        {
+            Some(prefix) => format!("{prefix}/{name}"),
+            None => name,
+        };
+        let key = ObjectKey::new(key)?;
+        let bytes =
+            std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+        let content_type = thumbnail_core::ImageFormat::detect(&bytes)
+            .map_or("application/octet-stream".to_owned(), |f| {
+                format!("image/{f}")
+            });
+        source
+            .put(&key, bytes, &PutOptions::new(content_type))
+            .await?;
+        println!("{} -> {}/{key}", file.display(), source.name());
+        count += 1;
+    }
+    Ok(count)
+}
+
+fn file_name(file: &Path) -> Result<String> {
+    Ok(file
+        .file_name()
+        .with_context(|| format!("{} has no file name", file.display()))?
+        .to_string_lossy()
+        .into_owned())
+}

@@ -1,0 +1,221 @@
+//! `thumbnail-worker upload` and `run` on the embedded local backends, as a user runs them: the real
+//! binary, real files, real signals.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use thumbnail_tests::{JpegOptions, jpeg, quadrants};
+
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Self {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("run-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("files")).unwrap();
+        Scratch(dir)
+    }
+
+    fn file(&self, name: &str, bytes: &[u8]) -> PathBuf {
+        let path = self.0.join("files").join(name);
+        std::fs::write(&path, bytes).unwrap();
+        path
+    }
+
+    fn data(&self) -> PathBuf {
+        self.0.join("data")
+    }
+
+    fn thumbnail(&self, key: &str) -> PathBuf {
+        self.data().join("buckets/thumbnails").join(key)
+    }
+
+    fn notifications(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(self.data().join("notifications.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    fn worker(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_thumbnail-worker"));
+        command
+            .args(args)
+            .env("THUMBNAIL_LOCAL_DIR", self.data())
+            .env("THUMBNAIL_PRESETS", "profile,wide=300x");
+        command
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.worker(args).output().unwrap()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn photo(width: u32, height: u32) -> Vec<u8> {
+    jpeg(&quadrants(width, height), &JpegOptions::default())
+}
+
+fn size_of(path: &Path) -> (u32, u32) {
+    let image = image::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    (image.width(), image.height())
+}
+
+fn succeeded(output: &Output) {
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn uploads_get_thumbnails_failures_are_dead_lettered_and_nothing_is_done_twice() {
+    let dir = Scratch::new("pipeline");
+    let good = dir.file("My Photo é+1.jpg", &photo(800, 600));
+    let corrupt = dir.file("broken.jpg", &photo(800, 600)[..3000]);
+    succeeded(&dir.run(&["upload", good.to_str().unwrap(), corrupt.to_str().unwrap()]));
+    succeeded(&dir.run(&["run", "--exit-when-idle"]));
+
+    assert_eq!(
+        size_of(&dir.thumbnail("My Photo é+1/profile.jpg")),
+        (128, 128)
+    );
+    assert_eq!(size_of(&dir.thumbnail("My Photo é+1/wide.jpg")), (300, 225));
+    assert!(!dir.thumbnail("broken").exists());
+
+    let notifications = dir.notifications();
+    let subjects: Vec<&str> = notifications
+        .iter()
+        .map(|n| n["subject"].as_str().unwrap())
+        .collect();
+    assert_eq!(subjects.len(), 2, "{subjects:?}");
+    assert!(
+        subjects.contains(&"Thumbnails ready: My Photo ?+1.jpg")
+            && subjects.contains(&"Thumbnails failed: broken.jpg")
+    );
+    let ready = notifications
+        .iter()
+        .find(|n| n["subject"].as_str().unwrap().contains("ready"))
+        .unwrap();
+    let url = ready["data"]["thumbnails"][0]["url"].as_str().unwrap();
+    assert!(url.starts_with("file://"), "{url}");
+
+    // The corrupt upload sits in the dead-letter queue with its reason.
+    let dead = dir.data().join("queues/thumbnail-dead-letters/messages");
+    let buried: Vec<serde_json::Value> = std::fs::read_dir(&dead)
+        .unwrap()
+        .map(|e| serde_json::from_slice(&std::fs::read(e.unwrap().path()).unwrap()).unwrap())
+        .collect();
+    assert_eq!(buried.len(), 1);
+    assert!(
+        buried[0]["attributes"]["thumbnail-failure-reason"]
+            .as_str()
+            .unwrap()
+            .contains("corrupt"),
+        "{}",
+        buried[0]
+    );
+
+    // A second run finds nothing new; a file added while the worker was down is picked up.
+    succeeded(&dir.run(&["run", "--exit-when-idle"]));
+    assert_eq!(dir.notifications().len(), 2, "nothing announced twice");
+    let later = dir.file("later.jpg", &photo(640, 480));
+    succeeded(&dir.run(&["upload", "--prefix", "albums/2026", later.to_str().unwrap()]));
+    succeeded(&dir.run(&["run", "--exit-when-idle"]));
+    assert_eq!(
+        size_of(&dir.thumbnail("albums/2026/later/profile.jpg")),
+        (128, 128)
+    );
+    assert_eq!(dir.notifications().len(), 3);
+}
+
+fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn start(dir: &Scratch, args: &[&str]) -> Child {
+    dir.worker(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn sigterm_stops_the_worker_cleanly() {
+    let dir = Scratch::new("sigterm");
+    let file = dir.file("a.jpg", &photo(400, 300));
+    succeeded(&dir.run(&["upload", file.to_str().unwrap()]));
+    let mut worker = start(&dir, &["run"]);
+    wait_for("the thumbnail", Duration::from_secs(30), || {
+        dir.thumbnail("a/manifest.json").exists()
+    });
+    let signalled = Command::new("kill")
+        .args(["-TERM", &worker.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(signalled.success());
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = worker.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the worker did not stop"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
+}
+
+#[test]
+fn a_worker_killed_mid_batch_loses_nothing() {
+    let dir = Scratch::new("kill");
+    let files: Vec<PathBuf> = (0..20)
+        .map(|i| dir.file(&format!("p{i:02}.jpg"), &photo(1600 + i * 10, 1200)))
+        .collect();
+    let mut upload = vec!["upload"];
+    upload.extend(files.iter().map(|f| f.to_str().unwrap()));
+    succeeded(&dir.run(&upload));
+    let done = |dir: &Scratch| {
+        (0..20)
+            .filter(|i| dir.thumbnail(&format!("p{i:02}/manifest.json")).exists())
+            .count()
+    };
+
+    let mut worker = start(
+        &dir,
+        &["run", "--set", "visibility=2", "--set", "concurrency=2"],
+    );
+    wait_for("the first thumbnails", Duration::from_secs(60), || {
+        done(&dir) >= 1
+    });
+    worker.kill().unwrap(); // SIGKILL, mid-batch
+    worker.wait().unwrap();
+    assert!(done(&dir) < 20, "killed before the end");
+
+    // Messages held by the killed worker come back after their visibility timeout.
+    std::thread::sleep(Duration::from_millis(2500));
+    succeeded(&dir.run(&["run", "--exit-when-idle", "--set", "visibility=2"]));
+    assert_eq!(done(&dir), 20);
+    for i in 0..20 {
+        assert_eq!(
+            size_of(&dir.thumbnail(&format!("p{i:02}/profile.jpg"))),
+            (128, 128)
+        );
+    }
+}
