@@ -259,17 +259,17 @@ impl<S: ObjectStore, D: ObjectStore, N: Notifier> Pipeline<S, D, N> {
         let thumbnails = self.make(source.bytes, &object.key).await?;
 
         let mut stored = Vec::new();
-        for (spec, thumbnail) in self.config.specs.iter().zip(thumbnails) {
+        for (spec, mut thumbnail) in self.config.specs.iter().zip(thumbnails) {
             let key = self.thumbnail_key(&object.key, spec)?;
             let options = PutOptions::new(thumbnail.format.mime_type())
                 .with_cache_control(&self.config.cache_control)
                 .with_metadata(SOURCE_ETAG, &etag)
                 .with_metadata(PRESET, &spec.name)
                 .with_metadata(SPEC_HASH, spec_hash(spec));
-            let size = thumbnail.bytes.len();
-            self.dest
-                .put(&key, thumbnail.bytes.clone(), &options)
-                .await?;
+            // Moved into the store; what is kept of `thumbnail` is its name, size and format.
+            let bytes = std::mem::take(&mut thumbnail.bytes);
+            let size = bytes.len();
+            self.dest.put(&key, bytes, &options).await?;
             let url = self.dest.preview_url(&key, self.config.url_expiry).await?;
             stored.push((key, thumbnail, size, url));
         }
