@@ -58,6 +58,7 @@ pub use message::{
     Disposition, FAILURE_REASON, FIRST_RETRY_DELAY, MAX_RETRY_DELAY, retry_delay, settle,
 };
 
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -65,7 +66,7 @@ use thumbnail_core::{Engine, Limits, Thumbnail, ThumbnailSpec};
 use thumbnail_events::CreatedObject;
 use thumbnail_notify::{Notification, Notifier, NotifyError};
 use thumbnail_storage::{ObjectKey, ObjectStore, PutOptions, StorageError};
-use tokio::sync::Semaphore;
+use tokio::sync::{Notify, Semaphore};
 
 /// Metadata key naming the source ETag a thumbnail was made from.
 pub const SOURCE_ETAG: &str = "thumbnail-source-etag";
@@ -160,6 +161,51 @@ pub struct Pipeline<S, D, N> {
     config: PipelineConfig,
     engines: Arc<Mutex<Vec<Engine>>>,
     cpu: Arc<Semaphore>,
+    in_flight: InFlight,
+}
+
+/// Source objects being processed, so that two deliveries of the same object arriving together
+/// (one upload announced twice, in one batch) are done one after the other: the second then finds
+/// the first one's manifest instead of decoding again.
+#[derive(Debug, Default)]
+struct InFlight {
+    keys: Mutex<HashSet<String>>,
+    released: Notify,
+}
+
+impl InFlight {
+    async fn claim(&self, key: String) -> Claim<'_> {
+        loop {
+            // Created before looking, so a release between the look and the wait is not missed.
+            let released = self.released.notified();
+            if self
+                .keys
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(key.clone())
+            {
+                return Claim { owner: self, key };
+            }
+            released.await;
+        }
+    }
+}
+
+/// Holds a source object until dropped.
+struct Claim<'a> {
+    owner: &'a InFlight,
+    key: String,
+}
+
+impl Drop for Claim<'_> {
+    fn drop(&mut self) {
+        self.owner
+            .keys
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.key);
+        self.owner.released.notify_waiters();
+    }
 }
 
 impl<S: ObjectStore, D: ObjectStore, N: Notifier> Pipeline<S, D, N> {
@@ -172,6 +218,7 @@ impl<S: ObjectStore, D: ObjectStore, N: Notifier> Pipeline<S, D, N> {
             config,
             engines: Arc::default(),
             cpu: Arc::new(Semaphore::new(threads.max(1))),
+            in_flight: InFlight::default(),
         }
     }
 
@@ -232,6 +279,10 @@ impl<S: ObjectStore, D: ObjectStore, N: Notifier> Pipeline<S, D, N> {
         {
             return Ok(Outcome::Ours);
         }
+        let _claim = self
+            .in_flight
+            .claim(format!("{}/{}", object.bucket, object.key))
+            .await;
         let manifest_key = self.key_under_base(&object.key, "manifest.json")?;
         let fingerprint = self.fingerprint();
         if let Some(etag) = &object.etag

@@ -164,6 +164,26 @@ async fn a_duplicate_delivery_does_nothing_and_a_new_version_is_redone() {
     assert_eq!(pipeline.notifier().published().len(), 2);
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn the_same_object_delivered_twice_at_once_is_decoded_once() {
+    let (source, event) = upload("twice.jpg", photo()).await;
+    let pipeline = Pipeline::new(
+        source,
+        MemoryStore::new("thumbs"),
+        MemoryNotifier::new(),
+        PipelineConfig::new(specs()),
+        2,
+    );
+    let (first, second) = tokio::join!(pipeline.process(&event), pipeline.process(&event));
+    let mut outcomes = [first.unwrap(), second.unwrap()];
+    outcomes.sort_by_key(|o| matches!(o, Outcome::AlreadyDone));
+    assert!(
+        matches!(outcomes[0], Outcome::Made { .. }) && outcomes[1] == Outcome::AlreadyDone,
+        "{outcomes:?}"
+    );
+    assert_eq!(pipeline.notifier().published().len(), 1);
+}
+
 #[tokio::test]
 async fn a_corrupt_image_fails_permanently_and_writes_nothing() {
     let good = photo();

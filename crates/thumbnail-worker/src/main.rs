@@ -5,6 +5,8 @@ mod convert;
 mod local_events;
 mod run;
 mod settings;
+#[cfg(feature = "aws")]
+mod setup;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -43,6 +45,21 @@ enum Command {
         /// The files.
         #[arg(required = true)]
         files: Vec<PathBuf>,
+    },
+    /// Create the AWS resources the configuration names (idempotent) and print the settings to run with.
+    #[cfg(feature = "aws")]
+    Setup {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// Subscribe this e-mail address to the topic.
+        #[arg(long)]
+        email: Option<String>,
+        /// Only announce uploads whose key starts with this.
+        #[arg(long)]
+        filter_prefix: Option<String>,
+        /// Only announce uploads whose key ends with this (e.g. `.jpg`).
+        #[arg(long)]
+        filter_suffix: Option<String>,
     },
     /// Make thumbnails of local files (vipsthumbnail-style).
     Convert(convert::ConvertArgs),
@@ -92,6 +109,22 @@ fn main() -> ExitCode {
             exit_when_idle,
         } => runtime()
             .and_then(|rt| rt.block_on(async { run::run(&config.load()?, exit_when_idle).await })),
+        #[cfg(feature = "aws")]
+        Command::Setup {
+            config,
+            email,
+            filter_prefix,
+            filter_suffix,
+        } => runtime().and_then(|rt| {
+            rt.block_on(async {
+                let options = setup::SetupOptions {
+                    email,
+                    prefix: filter_prefix,
+                    suffix: filter_suffix,
+                };
+                setup::setup(&config.load()?, &options).await
+            })
+        }),
         Command::Upload {
             config,
             prefix,
