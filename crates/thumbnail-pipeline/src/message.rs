@@ -6,6 +6,7 @@ use thumbnail_events::{Record, parse};
 use thumbnail_notify::{Notification, Notifier};
 use thumbnail_queue::{Delivery, OutgoingMessage, Queue, QueueError};
 use thumbnail_storage::ObjectStore;
+use tracing::Instrument;
 
 use crate::{Pipeline, ProcessError};
 
@@ -56,7 +57,14 @@ impl<S: ObjectStore, D: ObjectStore, N: Notifier> Pipeline<S, D, N> {
         let mut reasons = Vec::new();
         for record in &message.records {
             let failure = match record {
-                Record::Created(object) => match self.process(object).await {
+                Record::Created(object) => match self
+                    .process(object)
+                    // Every log line of this object's work names it.
+                    .instrument(
+                        tracing::info_span!("object", bucket = %object.bucket, key = %object.key),
+                    )
+                    .await
+                {
                     Ok(outcome) => {
                         tracing::info!(key = %object.key, ?outcome, "processed");
                         continue;
