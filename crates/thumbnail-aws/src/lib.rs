@@ -197,6 +197,47 @@ pub async fn test_server_config() -> Option<aws_config::SdkConfig> {
     Some(config)
 }
 
+/// Creates the SQS queue `name`, subscribes it to the SNS topic `topic_arn` and returns its URL: a
+/// test reads what the topic published as an application subscribed to it would.
+///
+/// # Panics
+///
+/// If the server refuses any step.
+#[cfg(feature = "test-server")]
+pub async fn subscribed_test_queue(
+    config: &aws_config::SdkConfig,
+    topic_arn: &str,
+    name: &str,
+) -> String {
+    use aws_sdk_sqs::types::QueueAttributeName;
+    let sqs = aws_sdk_sqs::Client::new(config);
+    let created = sqs
+        .create_queue()
+        .queue_name(name)
+        .send()
+        .await
+        .expect("create the queue");
+    let url = created.queue_url().expect("a queue URL").to_owned();
+    let attributes = sqs
+        .get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .expect("read the queue ARN");
+    let queue_arn =
+        attributes.attributes().expect("attributes")[&QueueAttributeName::QueueArn].clone();
+    aws_sdk_sns::Client::new(config)
+        .subscribe()
+        .topic_arn(topic_arn)
+        .protocol("sqs")
+        .endpoint(queue_arn)
+        .send()
+        .await
+        .expect("subscribe the queue to the topic");
+    url
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -163,33 +163,8 @@ async fn sns_notifier_conforms_and_resolves_its_topic_by_exact_name() {
         "the region comes from the configuration: {arn}"
     );
 
+    let url = thumbnail_aws::subscribed_test_queue(&config, &arn, &unique("subscriber")).await;
     let sqs = aws_sdk_sqs::Client::new(&config);
-    let url = sqs
-        .create_queue()
-        .queue_name(unique("subscriber"))
-        .send()
-        .await
-        .unwrap()
-        .queue_url()
-        .unwrap()
-        .to_owned();
-    let queue_arn = sqs
-        .get_queue_attributes()
-        .queue_url(&url)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap()
-        .attributes()
-        .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
-        .clone();
-    sns.subscribe()
-        .topic_arn(&arn)
-        .protocol("sqs")
-        .endpoint(queue_arn)
-        .send()
-        .await
-        .unwrap();
     conformance::run(&notifier, &QueueSubscriber { sqs, url }).await;
 
     // By ARN, too; and a name that does not exist is an error, not some other topic.

@@ -58,27 +58,9 @@ async fn setup_then_run_on_aws() {
     assert!(topic_arn.starts_with("arn:aws:sns:"), "{printed}");
 
     // A subscriber: an SQS queue on the topic, as an application would read the JSON.
+    let inbox =
+        thumbnail_aws::subscribed_test_queue(&config, &topic_arn, &format!("inbox-{n}")).await;
     let sqs = aws_sdk_sqs::Client::new(&config);
-    let inbox = sqs
-        .create_queue()
-        .queue_name(format!("inbox-{n}"))
-        .send()
-        .await
-        .unwrap()
-        .queue_url()
-        .unwrap()
-        .to_owned();
-    let inbox_arn = sqs
-        .get_queue_attributes()
-        .queue_url(&inbox)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap()
-        .attributes()
-        .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
-        .clone();
-    aws_sdk_sns_subscribe(&config, &topic_arn, &inbox_arn).await;
 
     let mut running = worker(&env, &["run"])
         .stdout(Stdio::null())
@@ -210,15 +192,4 @@ async fn setup_then_run_on_aws() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert!(status.success(), "{status:?}");
-}
-
-async fn aws_sdk_sns_subscribe(config: &aws_config::SdkConfig, topic: &str, queue_arn: &str) {
-    let sns = aws_sdk_sns::Client::new(config);
-    sns.subscribe()
-        .topic_arn(topic)
-        .protocol("sqs")
-        .endpoint(queue_arn)
-        .send()
-        .await
-        .unwrap();
 }
