@@ -42,7 +42,7 @@
 //!   repeat overwrites instead of adding;
 //! - each thumbnail carries the source ETag and a hash of its spec in its metadata, and a manifest
 //!   (`.../manifest.json`) is written last, after the notification: when the manifest matches the
-//!   source ETag and the specs, a repeat costs one HEAD and does nothing else;
+//!   source ETag and the specs, a repeat costs one small GET and does nothing else;
 //! - what a user may see twice: a notification, when a crash falls between publishing it and writing
 //!   the manifest.
 //!
@@ -366,13 +366,12 @@ impl<S: ObjectStore, D: ObjectStore, N: Notifier> Pipeline<S, D, N> {
         etag: &str,
         fingerprint: &str,
     ) -> Result<bool, ProcessError> {
-        let Some(info) = self.dest.head(key).await? else {
-            return Ok(false);
+        // One GET: the manifest itself names the source ETag, so a HEAD first would only repeat it.
+        let manifest = match self.dest.get(key, 1 << 20).await {
+            Ok(manifest) => manifest,
+            Err(StorageError::NotFound { .. }) => return Ok(false),
+            Err(e) => return Err(e.into()),
         };
-        if info.metadata.get(SOURCE_ETAG).map(String::as_str) != Some(etag) {
-            return Ok(false);
-        }
-        let manifest = self.dest.get(key, 1 << 20).await?;
         let value: serde_json::Value = serde_json::from_slice(&manifest.bytes).unwrap_or_default();
         Ok(value["fingerprint"] == fingerprint && value["source"]["etag"] == etag)
     }
