@@ -116,6 +116,12 @@ impl Subscriber for QueueSubscriber {
     }
 }
 
+/// Creates (idempotently) a topic and returns its ARN.
+async fn create_topic(sns: &aws_sdk_sns::Client, name: &str) -> String {
+    let created = sns.create_topic().name(name).send().await.unwrap();
+    created.topic_arn().unwrap().to_owned()
+}
+
 fn unique(name: &str) -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -137,24 +143,12 @@ async fn sns_notifier_conforms_and_resolves_its_topic_by_exact_name() {
         format!("{name}-old"),
         format!("{name}2"),
     ] {
-        sns.create_topic().name(decoy).send().await.unwrap();
+        create_topic(&sns, &decoy).await;
     }
     for i in 0..105 {
-        sns.create_topic()
-            .name(format!("{}-{i}", unique("filler")))
-            .send()
-            .await
-            .unwrap();
+        create_topic(&sns, &format!("{}-{i}", unique("filler"))).await;
     }
-    let arn = sns
-        .create_topic()
-        .name(&name)
-        .send()
-        .await
-        .unwrap()
-        .topic_arn()
-        .unwrap()
-        .to_owned();
+    let arn = create_topic(&sns, &name).await;
     let notifier = SnsNotifier::connect(&config, &name).await.unwrap();
     assert_eq!(notifier.topic_arn(), arn);
     let region = config.region().expect("AWS_REGION is set").to_string();
@@ -188,15 +182,7 @@ async fn publishing_to_a_deleted_topic_is_not_retryable() {
         return;
     };
     let sns = aws_sdk_sns::Client::new(&config);
-    let arn = sns
-        .create_topic()
-        .name(unique("gone"))
-        .send()
-        .await
-        .unwrap()
-        .topic_arn()
-        .unwrap()
-        .to_owned();
+    let arn = create_topic(&sns, &unique("gone")).await;
     let notifier = SnsNotifier::connect(&config, &arn).await.unwrap();
     sns.delete_topic().topic_arn(&arn).send().await.unwrap();
     let error = notifier

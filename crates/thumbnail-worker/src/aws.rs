@@ -69,18 +69,17 @@ mod wired {
 #[cfg(feature = "aws")]
 pub use wired::{parts, store};
 
+#[cfg(not(feature = "aws"))]
+const NOT_BUILT: &str = "this thumbnail-worker was built without the `aws` feature; rebuild with it for THUMBNAIL_BACKEND=aws";
+
 /// Without the `aws` feature there is no AWS backend to connect.
 #[cfg(not(feature = "aws"))]
 pub async fn parts(_settings: &Settings) -> Result<Parts> {
-    bail!(
-        "this thumbnail-worker was built without the `aws` feature; rebuild with it for THUMBNAIL_BACKEND=aws"
-    )
+    bail!(NOT_BUILT)
 }
 
 /// Without the `aws` feature there is no AWS backend to connect.
 #[cfg(not(feature = "aws"))]
 pub async fn store(_settings: &Settings, _name: &str) -> Result<Box<dyn ObjectStore>> {
-    bail!(
-        "this thumbnail-worker was built without the `aws` feature; rebuild with it for THUMBNAIL_BACKEND=aws"
-    )
+    bail!(NOT_BUILT)
 }
