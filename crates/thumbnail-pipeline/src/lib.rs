@@ -53,10 +53,12 @@
 #![warn(missing_docs)]
 
 mod message;
+mod metrics;
 
 pub use message::{
     Disposition, FAILURE_REASON, FIRST_RETRY_DELAY, MAX_RETRY_DELAY, retry_delay, settle,
 };
+pub use metrics::Metrics;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -162,6 +164,7 @@ pub struct Pipeline<S, D, N> {
     engines: Arc<Mutex<Vec<Engine>>>,
     cpu: Arc<Semaphore>,
     in_flight: InFlight,
+    metrics: Metrics,
 }
 
 /// Source objects being processed, so that two deliveries of the same object arriving together
@@ -219,7 +222,13 @@ impl<S: ObjectStore, D: ObjectStore, N: Notifier> Pipeline<S, D, N> {
             engines: Arc::default(),
             cpu: Arc::new(Semaphore::new(threads.max(1))),
             in_flight: InFlight::default(),
+            metrics: Metrics::default(),
         }
+    }
+
+    /// What this pipeline has done so far, for [`Metrics::register`].
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 
     /// The source store.
@@ -272,6 +281,16 @@ impl<S: ObjectStore, D: ObjectStore, N: Notifier> Pipeline<S, D, N> {
 
     /// Makes, stores and announces the thumbnails of one created object.
     pub async fn process(&self, object: &CreatedObject) -> Result<Outcome, ProcessError> {
+        let started = std::time::Instant::now();
+        let done = self.process_once(object).await;
+        match &done {
+            Ok(outcome) => self.metrics.outcome(outcome, started.elapsed()),
+            Err(e) => self.metrics.failure(e.reason()),
+        }
+        done
+    }
+
+    async fn process_once(&self, object: &CreatedObject) -> Result<Outcome, ProcessError> {
         let prefix = self.config.dest_prefix.trim_matches('/');
         if self.config.same_bucket
             && !prefix.is_empty()
@@ -299,6 +318,7 @@ impl<S: ObjectStore, D: ObjectStore, N: Notifier> Pipeline<S, D, N> {
         if source.info.metadata.contains_key(PRESET) {
             return Ok(Outcome::Ours);
         }
+        self.metrics.downloaded(source.info.size);
         let etag = source.info.etag.clone();
         if object.etag.as_deref() != Some(etag.as_str())
             && self
@@ -321,6 +341,7 @@ impl<S: ObjectStore, D: ObjectStore, N: Notifier> Pipeline<S, D, N> {
             let bytes = std::mem::take(&mut thumbnail.bytes);
             let size = bytes.len();
             self.dest.put(&key, bytes, &options).await?;
+            self.metrics.written(size as u64);
             let url = self.dest.preview_url(&key, self.config.url_expiry).await?;
             stored.push((key, thumbnail, size, url));
         }

@@ -48,6 +48,7 @@ impl<S: ObjectStore, D: ObjectStore, N: Notifier> Pipeline<S, D, N> {
         let message = match parse(body) {
             Ok(message) => message,
             Err(e) => {
+                self.metrics.failure("invalid_event");
                 return Disposition::DeadLetter {
                     reason: e.to_string(),
                 };
@@ -77,7 +78,10 @@ impl<S: ObjectStore, D: ObjectStore, N: Notifier> Pipeline<S, D, N> {
                     Err(e) => (Some(object), e.to_string()),
                 },
                 Record::Skipped { .. } => continue,
-                Record::Invalid { index, reason } => (None, format!("record {index}: {reason}")),
+                Record::Invalid { index, reason } => {
+                    self.metrics.failure("invalid_event");
+                    (None, format!("record {index}: {reason}"))
+                }
             };
             tracing::warn!(reason = %failure.1, "permanent failure");
             if let Err(e) = self.announce_failure(failure.0, &failure.1).await {

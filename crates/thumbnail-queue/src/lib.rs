@@ -48,7 +48,7 @@ pub mod conformance;
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 
@@ -138,6 +138,8 @@ pub struct Delivery {
     pub receive_count: u32,
     /// What the queue needs to acknowledge, release or extend this delivery.
     pub receipt: String,
+    /// When the message was first sent, where the queue says (its age tells how far behind we are).
+    pub sent_at: Option<SystemTime>,
 }
 
 /// A queue of jobs.

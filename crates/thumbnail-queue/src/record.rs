@@ -15,6 +15,9 @@ pub(crate) struct Record {
     pub attributes: BTreeMap<String, String>,
     pub receive_count: u32,
     pub visible_at_ms: u64,
+    /// Zero in spools written before it was recorded.
+    #[serde(default)]
+    pub sent_at_ms: u64,
 }
 
 pub(crate) fn now_ms() -> u64 {
@@ -35,6 +38,7 @@ impl Record {
             attributes: message.attributes,
             receive_count: 0,
             visible_at_ms: now_ms() + ms(message.delay),
+            sent_at_ms: now_ms(),
         }
     }
 
@@ -52,6 +56,8 @@ impl Record {
             attributes: self.attributes.clone(),
             receive_count: self.receive_count,
             receipt: receipt(&self.id, self.receive_count),
+            sent_at: (self.sent_at_ms > 0)
+                .then(|| UNIX_EPOCH + Duration::from_millis(self.sent_at_ms)),
         }
     }
 

@@ -1,6 +1,6 @@
 //! SQS through the official SDK.
 
-use std::time::Duration;
+use std::time::{Duration, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use aws_sdk_sqs::Client;
@@ -113,6 +113,7 @@ impl Queue for SqsQueue {
             .wait_time_seconds(seconds(options.wait))
             .visibility_timeout(seconds(options.visibility))
             .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
+            .message_system_attribute_names(MessageSystemAttributeName::SentTimestamp)
             .message_attribute_names("All")
             .send()
             .await
@@ -135,6 +136,11 @@ impl Queue for SqsQueue {
                     .and_then(|n| n.parse().ok())
                     .unwrap_or(1),
                 receipt: m.receipt_handle().unwrap_or_default().to_owned(),
+                sent_at: m
+                    .attributes()
+                    .and_then(|a| a.get(&MessageSystemAttributeName::SentTimestamp))
+                    .and_then(|ms| ms.parse().ok())
+                    .map(|ms| UNIX_EPOCH + Duration::from_millis(ms)),
             })
             .collect())
     }

@@ -3,61 +3,37 @@
 use anyhow::Result;
 #[cfg(not(feature = "aws"))]
 use anyhow::bail;
+use thumbnail_config::Settings;
 use thumbnail_storage::ObjectStore;
 
 use crate::run::Parts;
-use crate::settings::Settings;
 
 #[cfg(feature = "aws")]
 mod wired {
     use std::sync::Arc;
 
     use super::*;
-    use thumbnail_notify::{LogNotifier, Notifier, SnsNotifier};
-    use thumbnail_queue::{Queue, SqsQueue};
-    use thumbnail_storage::{S3Options, S3Store};
-
-    /// Region, credentials, endpoint and retries: the standard `AWS_*` chain, nothing hard-coded.
-    async fn config() -> aws_config::SdkConfig {
-        aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
-    }
-
-    fn bucket(
-        settings: &Settings,
-        config: &aws_config::SdkConfig,
-        name: &str,
-    ) -> Box<dyn ObjectStore> {
-        Box::new(S3Store::new(
-            config,
-            name,
-            S3Options {
-                force_path_style: settings.s3_path_style,
-            },
-        ))
-    }
+    use thumbnail_config::aws::Aws;
+    use thumbnail_queue::Queue;
 
     pub async fn store(settings: &Settings, name: &str) -> Result<Box<dyn ObjectStore>> {
-        Ok(bucket(settings, &config().await, name))
+        Ok(Box::new(Aws::load().await.bucket(settings, name)))
     }
 
     pub async fn parts(settings: &Settings) -> Result<Parts> {
-        let config = config().await;
-        let notifier: Box<dyn Notifier> = match &settings.topic {
-            Some(topic) => Box::new(SnsNotifier::connect(&config, topic).await?),
-            None => Box::new(LogNotifier::new()),
-        };
-        let dead_letters: Option<Arc<dyn Queue>> = match &settings.dlq {
-            Some(dlq) => Some(Arc::new(SqsQueue::connect(&config, dlq).await?)),
-            None => None,
-        };
+        let aws = Aws::load().await;
+        let dead_letters = aws
+            .dead_letters(settings)
+            .await?
+            .map(|q| Arc::new(q) as Arc<dyn Queue>);
         Ok(Parts {
             pipeline: crate::run::pipeline(
                 settings,
-                bucket(settings, &config, &settings.source_bucket),
-                bucket(settings, &config, &settings.dest_bucket),
-                notifier,
+                Box::new(aws.bucket(settings, &settings.source_bucket)),
+                Box::new(aws.bucket(settings, &settings.dest_bucket)),
+                aws.notifier(settings).await?,
             )?,
-            queue: Arc::new(SqsQueue::connect(&config, &settings.queue).await?),
+            queue: Arc::new(aws.queue(&settings.queue).await?),
             dead_letters,
             // S3 bucket notifications announce uploads.
             events: None,

@@ -2,9 +2,9 @@
 
 mod aws;
 mod convert;
+mod http;
 mod local_events;
 mod run;
-mod settings;
 #[cfg(feature = "aws")]
 mod setup;
 
@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use settings::Settings;
+use thumbnail_config::Settings;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -97,7 +97,11 @@ impl ConfigArgs {
             LogFormat::Human => logs.init(),
             LogFormat::Json => logs.json().init(),
         }
-        Settings::load(self.config.as_deref(), std::env::vars(), &self.overrides)
+        Ok(Settings::load(
+            self.config.as_deref(),
+            std::env::vars(),
+            &self.overrides,
+        )?)
     }
 }
 

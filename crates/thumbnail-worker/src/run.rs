@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use thumbnail_notify::{LogNotifier, Notifier};
-use thumbnail_pipeline::{Pipeline, PipelineConfig, settle};
+use thumbnail_pipeline::{Pipeline, settle};
 use thumbnail_queue::{Delivery, LocalQueue, Queue, ReceiveOptions};
 use thumbnail_storage::{LocalStore, ObjectKey, ObjectStore, PutOptions};
 use tokio::sync::{Semaphore, watch};
@@ -15,7 +15,7 @@ use tokio::task::JoinSet;
 use tracing::Instrument;
 
 use crate::local_events::LocalEvents;
-use crate::settings::{Backend, Settings};
+use thumbnail_config::{Backend, Settings};
 
 pub(crate) type DynPipeline =
     Pipeline<Box<dyn ObjectStore>, Box<dyn ObjectStore>, Box<dyn Notifier>>;
@@ -37,10 +37,7 @@ pub(crate) fn pipeline(
     dest: Box<dyn ObjectStore>,
     notifier: Box<dyn Notifier>,
 ) -> Result<Arc<DynPipeline>> {
-    let mut config = PipelineConfig::new(settings.specs()?);
-    config.dest_prefix = settings.dest_prefix.clone();
-    config.same_bucket = settings.source_bucket == settings.dest_bucket;
-    config.url_expiry = settings.url_expiry();
+    let config = settings.pipeline_config()?;
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     Ok(Arc::new(Pipeline::new(
         source, dest, notifier, config, threads,
@@ -118,6 +115,11 @@ pub async fn run(settings: &Settings, exit_when_idle: bool) -> Result<()> {
         tracing::info!("stopping: finishing the messages in flight, taking no new ones");
         let _ = stop_tx.send(true);
     });
+    if let Some(addr) = settings.metrics_addr {
+        let mut registry = prometheus_client::registry::Registry::default();
+        pipeline.metrics().register(&mut registry);
+        crate::http::serve(addr, registry, stop.clone()).await?;
+    }
     let visibility = Duration::from_secs(settings.visibility);
     let slots = Arc::new(Semaphore::new(settings.concurrency));
     let mut tasks = JoinSet::new();
@@ -149,6 +151,9 @@ pub async fn run(settings: &Settings, exit_when_idle: bool) -> Result<()> {
             break;
         }
         for delivery in deliveries {
+            if let Some(sent_at) = delivery.sent_at {
+                pipeline.metrics().received(sent_at);
+            }
             let permit = Arc::clone(&slots)
                 .acquire_owned()
                 .await

@@ -10,7 +10,7 @@ use aws_sdk_s3::types::{
 };
 use aws_sdk_sqs::types::QueueAttributeName;
 
-use crate::settings::Settings;
+use thumbnail_config::Settings;
 
 /// Receives before SQS moves a message to the dead-letter queue.
 const MAX_RECEIVE_COUNT: u32 = 5;

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use thumbnail_storage::conformance::fetch;
 use thumbnail_tests::{JpegOptions, jpeg, quadrants};
 
 struct Scratch(PathBuf);
@@ -218,4 +219,101 @@ fn a_worker_killed_mid_batch_loses_nothing() {
             (128, 128)
         );
     }
+}
+
+/// One bucket for sources and thumbnails (under `thumbs/`), with `/healthz` and `/metrics`: the
+/// thumbnails written into the watched folder, and an upload under the prefix, are never processed;
+/// a second upload of the same file is not decoded again; the metrics count all of it.
+#[test]
+fn one_shared_bucket_with_metrics() {
+    let dir = Scratch::new("shared");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let base = format!("http://127.0.0.1:{port}");
+    let get = |path: &str| String::from_utf8(fetch(&format!("{base}{path}"))).unwrap();
+    let shared = |args: &[&str]| {
+        let mut command = dir.worker(args);
+        command
+            .env("THUMBNAIL_DEST_BUCKET", "uploads")
+            .env("THUMBNAIL_DEST_PREFIX", "thumbs")
+            .env("THUMBNAIL_METRICS_ADDR", format!("127.0.0.1:{port}"));
+        command
+    };
+    let uploads = dir.data().join("buckets/uploads");
+    let photo_file = dir.file("a.jpg", &photo(800, 600));
+    let broken = dir.file("broken.jpg", &photo(800, 600)[..3000]);
+    let intruder = dir.file("intruder.jpg", &photo(640, 480));
+    for (file, prefix) in [(&photo_file, ""), (&broken, ""), (&intruder, "thumbs")] {
+        let output = shared(&["upload", "--prefix", prefix, file.to_str().unwrap()])
+            .output()
+            .unwrap();
+        succeeded(&output);
+    }
+    let mut worker = shared(&["run"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let metric = |name: &str| -> f64 {
+        get("/metrics")
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or(0.0)
+    };
+    wait_for("the worker's HTTP port", Duration::from_secs(30), || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    assert_eq!(get("/healthz"), "ok\n");
+    wait_for(
+        "the thumbnails and the failure",
+        Duration::from_secs(60),
+        || {
+            uploads.join("thumbs/a/manifest.json").exists()
+                && metric(r#"thumbnail_images_failed_total{reason="corrupt"}"#) == 1.0
+        },
+    );
+    // The same file again: announced (it changed on disk), found done, not decoded.
+    std::thread::sleep(Duration::from_millis(20));
+    succeeded(
+        &shared(&["upload", photo_file.to_str().unwrap()])
+            .output()
+            .unwrap(),
+    );
+    wait_for("the duplicate", Duration::from_secs(30), || {
+        metric(r#"thumbnail_images_processed_total{outcome="already_done"}"#) == 1.0
+    });
+    // Let the events of the thumbnails themselves (written into the watched folder) be seen.
+    wait_for(
+        "our own objects to be recognised",
+        Duration::from_secs(30),
+        || {
+            // intruder.jpg, profile.jpg, wide.jpg, manifest.json
+            metric(r#"thumbnail_images_processed_total{outcome="ours"}"#) >= 4.0
+        },
+    );
+
+    assert_eq!(
+        metric(r#"thumbnail_images_processed_total{outcome="made"}"#),
+        1.0
+    );
+    assert_eq!(metric("thumbnail_processing_seconds_count"), 1.0);
+    assert!(metric("thumbnail_source_bytes_total") > 3000.0);
+    assert!(metric("thumbnail_output_bytes_total") > 1000.0);
+    assert!(metric("thumbnail_receive_latency_seconds_count") >= 7.0);
+    assert!(
+        !uploads.join("thumbs/thumbs").exists(),
+        "a thumbnail of a thumbnail"
+    );
+    assert!(!uploads.join("thumbs/intruder").exists());
+    assert_eq!(dir.notifications().len(), 2, "one ready, one failed");
+
+    let signalled = Command::new("kill")
+        .args(["-TERM", &worker.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(signalled.success());
+    assert!(worker.wait().unwrap().success());
 }

@@ -1,12 +1,65 @@
-//! The worker's configuration: one typed struct, from defaults, then a TOML file, then `THUMBNAIL_*`
-//! environment variables, then flags. The Lambda function reads the same variables.
+//! The thumbnail pipeline's settings: one typed struct, from defaults, then a TOML file, then
+//! `THUMBNAIL_*` environment variables, then overrides (the worker's `--set` flags). The worker and
+//! the Lambda function read the same variables, named once here.
+//!
+//! ```
+//! use thumbnail_config::{Backend, Settings};
+//!
+//! let env = [("THUMBNAIL_PRESETS".to_owned(), "profile,album=600x600:cover".to_owned())];
+//! let settings = Settings::load(None, env, &["dest_prefix=thumbs/".to_owned()])?;
+//! assert_eq!(settings.backend, Backend::Local);
+//! assert_eq!(settings.dest_prefix, "thumbs");
+//! let config = settings.pipeline_config()?;
+//! assert_eq!(config.specs.len(), 2);
+//! assert_eq!(config.specs[1].name, "album");
+//! # Ok::<(), thumbnail_config::ConfigError>(())
+//! ```
+//!
+//! With the `aws` feature, [`aws`] connects the S3 buckets, SQS queues and SNS topic the settings
+//! name, through the standard `AWS_*` configuration.
 
+#[cfg(feature = "aws")]
+pub mod aws;
+
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 use thumbnail_core::{Presets, ThumbnailSpec};
+use thumbnail_pipeline::PipelineConfig;
+
+/// Why the settings could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The configuration file could not be read.
+    #[error("cannot read the configuration file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// What the system said.
+        source: std::io::Error,
+    },
+    /// The configuration file is not valid TOML for these settings.
+    #[error("invalid configuration file {path}: {source}")]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// What the TOML parser said.
+        source: Box<toml::de::Error>,
+    },
+    /// A value is not valid for its setting.
+    #[error("{origin}: {reason}")]
+    Invalid {
+        /// Where the value came from: `THUMBNAIL_URL_EXPIRY`, `--set url_expiry=soon`, ...
+        origin: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A preset name is unknown or a definition is invalid.
+    #[error("presets: {0}")]
+    Presets(#[from] thumbnail_core::Error),
+}
 
 /// Where the parts live.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
@@ -51,6 +104,8 @@ pub struct Settings {
     pub concurrency: usize,
     /// `THUMBNAIL_VISIBILITY`: seconds a received message stays hidden, extended while it is worked on (default 120).
     pub visibility: u64,
+    /// `THUMBNAIL_METRICS_ADDR`: address of the worker's `/healthz` and `/metrics` HTTP endpoint (default: none).
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 impl Default for Settings {
@@ -69,12 +124,13 @@ impl Default for Settings {
             s3_path_style: false,
             concurrency: std::thread::available_parallelism().map_or(1, |n| n.get()),
             visibility: 120,
+            metrics_addr: None,
         }
     }
 }
 
 /// The keys, for `--set` and the environment.
-pub const KEYS: [&str; 13] = [
+pub const KEYS: [&str; 14] = [
     "backend",
     "local_dir",
     "source_bucket",
@@ -88,6 +144,7 @@ pub const KEYS: [&str; 13] = [
     "s3_path_style",
     "concurrency",
     "visibility",
+    "metrics_addr",
 ];
 
 impl Settings {
@@ -97,13 +154,17 @@ impl Settings {
         file: Option<&Path>,
         env: impl IntoIterator<Item = (String, String)>,
         overrides: &[String],
-    ) -> Result<Settings> {
+    ) -> Result<Settings, ConfigError> {
         let mut settings = match file {
             Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .with_context(|| format!("cannot read {}", path.display()))?;
-                toml::from_str(&text)
-                    .with_context(|| format!("invalid configuration file {}", path.display()))?
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.to_owned(),
+                    source,
+                })?;
+                toml::from_str(&text).map_err(|source| ConfigError::File {
+                    path: path.to_owned(),
+                    source: Box::new(source),
+                })?
             }
             None => Settings::default(),
         };
@@ -112,29 +173,39 @@ impl Settings {
                 let key = key.to_ascii_lowercase();
                 if KEYS.contains(&key.as_str()) {
                     settings
-                        .set(&key, &value)
-                        .with_context(|| format!("environment variable {name}"))?;
+                        .apply(&key, &value)
+                        .map_err(|reason| ConfigError::Invalid {
+                            origin: name.clone(),
+                            reason,
+                        })?;
                 }
             }
         }
         for assignment in overrides {
+            let invalid = |reason: String| ConfigError::Invalid {
+                origin: format!("--set {assignment}"),
+                reason,
+            };
             let (key, value) = assignment
                 .split_once('=')
-                .with_context(|| format!("--set {assignment}: expected KEY=VALUE"))?;
-            settings
-                .set(key.trim(), value)
-                .with_context(|| format!("--set {assignment}"))?;
+                .ok_or_else(|| invalid("expected KEY=VALUE".into()))?;
+            settings.apply(key.trim(), value).map_err(invalid)?;
         }
         settings.specs()?;
         Ok(settings)
     }
 
-    /// Sets one key from text.
-    pub fn set(&mut self, key: &str, value: &str) -> Result<()> {
+    /// The settings of a process configured by its environment alone (the Lambda convention).
+    pub fn from_env() -> Result<Settings, ConfigError> {
+        Settings::load(None, std::env::vars(), &[])
+    }
+
+    /// Sets one key from text; the error says why the value does not fit.
+    fn apply(&mut self, key: &str, value: &str) -> Result<(), String> {
         let number = |v: &str| {
             v.trim()
                 .parse::<u64>()
-                .with_context(|| format!("{key} takes a whole number, not {v:?}"))
+                .map_err(|_| format!("{key} takes a whole number, not {v:?}"))
         };
         let optional = |v: &str| (!v.trim().is_empty()).then(|| v.trim().to_owned());
         match key {
@@ -142,7 +213,7 @@ impl Settings {
                 self.backend = match value.trim() {
                     "local" => Backend::Local,
                     "aws" => Backend::Aws,
-                    other => bail!("backend is local or aws, not {other:?}"),
+                    other => return Err(format!("backend is local or aws, not {other:?}")),
                 }
             }
             "local_dir" => self.local_dir = PathBuf::from(value),
@@ -158,18 +229,33 @@ impl Settings {
                 self.s3_path_style = match value.trim() {
                     "1" | "true" | "yes" => true,
                     "0" | "false" | "no" | "" => false,
-                    other => bail!("s3_path_style is true or false, not {other:?}"),
+                    other => return Err(format!("s3_path_style is true or false, not {other:?}")),
                 }
             }
             "concurrency" => self.concurrency = number(value)?.max(1) as usize,
             "visibility" => self.visibility = number(value)?.max(1),
-            other => bail!("unknown setting {other:?}; known: {}", KEYS.join(", ")),
+            "metrics_addr" => {
+                self.metrics_addr = match optional(value) {
+                    Some(addr) => Some(addr.parse().map_err(|_| {
+                        format!(
+                            "metrics_addr is an address and port like 127.0.0.1:9100, not {addr:?}"
+                        )
+                    })?),
+                    None => None,
+                }
+            }
+            other => {
+                return Err(format!(
+                    "unknown setting {other:?}; known: {}",
+                    KEYS.join(", ")
+                ));
+            }
         }
         Ok(())
     }
 
     /// The thumbnail specs named or defined by `presets`.
-    pub fn specs(&self) -> Result<Vec<ThumbnailSpec>> {
+    pub fn specs(&self) -> Result<Vec<ThumbnailSpec>, ConfigError> {
         let mut presets = Presets::builtin();
         let template = presets.require("profile").expect("built in").clone();
         let mut specs = Vec::new();
@@ -187,7 +273,10 @@ impl Settings {
             specs.push(spec);
         }
         if specs.is_empty() {
-            bail!("presets: at least one preset is needed");
+            return Err(ConfigError::Invalid {
+                origin: "presets".into(),
+                reason: "at least one preset is needed".into(),
+            });
         }
         Ok(specs)
     }
@@ -195,6 +284,16 @@ impl Settings {
     /// How long preview URLs stay valid.
     pub fn url_expiry(&self) -> Duration {
         Duration::from_secs(self.url_expiry)
+    }
+
+    /// The pipeline these settings describe: the presets, the thumbnail prefix, whether sources
+    /// and thumbnails share a bucket, the URL expiry.
+    pub fn pipeline_config(&self) -> Result<PipelineConfig, ConfigError> {
+        let mut config = PipelineConfig::new(self.specs()?);
+        config.dest_prefix = self.dest_prefix.clone();
+        config.same_bucket = self.source_bucket == self.dest_bucket;
+        config.url_expiry = self.url_expiry();
+        Ok(config)
     }
 }
 
@@ -225,6 +324,7 @@ mod tests {
                 ("THUMBNAIL_QUEUE", "from-env"),
                 ("THUMBNAIL_TOPIC", "alerts"),
                 ("HOME", "/root"),
+                ("THUMBNAIL_METRICS_ADDR", "127.0.0.1:9100"),
             ]),
             &["topic=from-flag".into()],
         )
@@ -234,6 +334,10 @@ mod tests {
         assert_eq!(settings.url_expiry(), Duration::from_secs(60));
         assert_eq!(settings.topic.as_deref(), Some("from-flag"));
         assert_eq!(settings.backend, Backend::Local);
+        assert_eq!(
+            settings.metrics_addr,
+            Some("127.0.0.1:9100".parse().unwrap())
+        );
         std::fs::remove_dir_all(dir).unwrap();
     }
 
@@ -241,7 +345,7 @@ mod tests {
     fn presets_take_names_and_definitions() {
         let mut settings = Settings::default();
         settings
-            .set("presets", "profile, album=600x600:cover,wide=800x")
+            .apply("presets", "profile, album=600x600:cover,wide=800x")
             .unwrap();
         let specs = settings.specs().unwrap();
         let names: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
@@ -272,5 +376,6 @@ mod tests {
             .contains("known presets")
         );
         assert!(Settings::load(None, env(&[]), &["colour=blue".into()]).is_err());
+        assert!(load(&[("THUMBNAIL_METRICS_ADDR", "port 9100")]).contains("127.0.0.1:9100"));
     }
 }

@@ -1,0 +1,60 @@
+//! The AWS parts the settings name: S3 buckets, SQS queues and the SNS topic, through the standard
+//! `AWS_*` configuration (region, credentials, endpoint, retries), nothing hard-coded.
+
+use thumbnail_notify::{LogNotifier, Notifier, NotifyError, SnsNotifier};
+use thumbnail_queue::{QueueError, SqsQueue};
+use thumbnail_storage::{S3Options, S3Store};
+
+use crate::Settings;
+
+/// The shared AWS configuration, loaded once; every client made from it shares its HTTP pool.
+#[derive(Clone, Debug)]
+pub struct Aws {
+    config: aws_config::SdkConfig,
+}
+
+impl Aws {
+    /// Loads the standard chain: `AWS_REGION`, `AWS_ENDPOINT_URL`, credentials, profiles.
+    pub async fn load() -> Self {
+        Aws {
+            config: aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await,
+        }
+    }
+
+    /// The SDK configuration, for clients of other services.
+    pub fn sdk_config(&self) -> &aws_config::SdkConfig {
+        &self.config
+    }
+
+    /// The bucket `name`, addressed as the settings say.
+    pub fn bucket(&self, settings: &Settings, name: &str) -> S3Store {
+        S3Store::new(
+            &self.config,
+            name,
+            S3Options {
+                force_path_style: settings.s3_path_style,
+            },
+        )
+    }
+
+    /// The SNS topic of the settings, or the log when none is set.
+    pub async fn notifier(&self, settings: &Settings) -> Result<Box<dyn Notifier>, NotifyError> {
+        Ok(match &settings.topic {
+            Some(topic) => Box::new(SnsNotifier::connect(&self.config, topic).await?),
+            None => Box::new(LogNotifier::new()),
+        })
+    }
+
+    /// The queue `name` (a name or a URL).
+    pub async fn queue(&self, name: &str) -> Result<SqsQueue, QueueError> {
+        SqsQueue::connect(&self.config, name).await
+    }
+
+    /// The dead-letter queue of the settings, if one is set.
+    pub async fn dead_letters(&self, settings: &Settings) -> Result<Option<SqsQueue>, QueueError> {
+        match &settings.dlq {
+            Some(dlq) => Ok(Some(self.queue(dlq).await?)),
+            None => Ok(None),
+        }
+    }
+}

@@ -1,0 +1,145 @@
+//! What the pipeline did, counted for Prometheus: images by outcome, failures by reason, bytes in
+//! and out, processing time, and how long messages waited in the queue.
+
+use std::time::{Duration, SystemTime};
+
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+use crate::{Outcome, ProcessError};
+
+type Labels = Vec<(&'static str, &'static str)>;
+
+/// The pipeline's counters and histograms. Cheap to clone: clones count into the same metrics.
+#[derive(Clone, Debug)]
+pub struct Metrics {
+    processed: Family<Labels, Counter>,
+    failed: Family<Labels, Counter>,
+    bytes_in: Counter,
+    bytes_out: Counter,
+    processing: Histogram,
+    receive_latency: Histogram,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics {
+            processed: Family::default(),
+            failed: Family::default(),
+            bytes_in: Counter::default(),
+            bytes_out: Counter::default(),
+            // 10 ms to ~80 s: a thumbnail takes tens of milliseconds, an outage's retries minutes.
+            processing: Histogram::new(exponential_buckets(0.01, 2.0, 14)),
+            // 50 ms to ~7 min of waiting in the queue.
+            receive_latency: Histogram::new(exponential_buckets(0.05, 2.0, 14)),
+        }
+    }
+}
+
+impl Metrics {
+    /// Adds every metric to `registry`, named `thumbnail_*`.
+    pub fn register(&self, registry: &mut Registry) {
+        let registry = registry.sub_registry_with_prefix("thumbnail");
+        registry.register(
+            "images_processed",
+            "Source images handled, by outcome (made, already_done, ours)",
+            self.processed.clone(),
+        );
+        registry.register(
+            "images_failed",
+            "Source images or records that failed, by reason",
+            self.failed.clone(),
+        );
+        registry.register(
+            "source_bytes",
+            "Bytes of source images downloaded",
+            self.bytes_in.clone(),
+        );
+        registry.register(
+            "output_bytes",
+            "Bytes of thumbnails written",
+            self.bytes_out.clone(),
+        );
+        registry.register(
+            "processing_seconds",
+            "Time to make, store and announce the thumbnails of one image",
+            self.processing.clone(),
+        );
+        registry.register(
+            "receive_latency_seconds",
+            "Time from a message being sent to the queue to its being received",
+            self.receive_latency.clone(),
+        );
+    }
+
+    /// Counts a message received now that was sent at `sent_at`.
+    pub fn received(&self, sent_at: SystemTime) {
+        let age = SystemTime::now()
+            .duration_since(sent_at)
+            .unwrap_or(Duration::ZERO);
+        self.receive_latency.observe(age.as_secs_f64());
+    }
+
+    pub(crate) fn outcome(&self, outcome: &Outcome, took: Duration) {
+        let label = match outcome {
+            Outcome::Made { .. } => {
+                self.processing.observe(took.as_secs_f64());
+                "made"
+            }
+            Outcome::AlreadyDone => "already_done",
+            Outcome::Ours => "ours",
+        };
+        self.processed
+            .get_or_create(&vec![("outcome", label)])
+            .inc();
+    }
+
+    pub(crate) fn failure(&self, reason: &'static str) {
+        self.failed.get_or_create(&vec![("reason", reason)]).inc();
+    }
+
+    pub(crate) fn downloaded(&self, bytes: u64) {
+        self.bytes_in.inc_by(bytes);
+    }
+
+    pub(crate) fn written(&self, bytes: u64) {
+        self.bytes_out.inc_by(bytes);
+    }
+}
+
+impl ProcessError {
+    /// A short, fixed name of the failure's kind (a metrics label): `corrupt`, `too_large`,
+    /// `not_found`, `storage_unavailable`, ...
+    pub fn reason(&self) -> &'static str {
+        use thumbnail_core::Error as Image;
+        use thumbnail_notify::NotifyError as Notify;
+        use thumbnail_storage::StorageError as Storage;
+        match self {
+            ProcessError::Image { source, .. } => match source {
+                Image::UnsupportedFormat { .. } => "unsupported_format",
+                Image::Corrupt { .. } => "corrupt",
+                Image::TooManyPixels { .. } => "too_many_pixels",
+                Image::TooLarge { .. } => "too_large",
+                Image::DecoderLimit { .. } => "decoder_limit",
+                Image::Encode { .. } => "encode",
+                Image::InvalidSpec { .. } => "invalid_spec",
+                _ => "image_error",
+            },
+            ProcessError::Storage(e) => match e {
+                Storage::NotFound { .. } => "not_found",
+                Storage::TooLarge { .. } => "too_large",
+                Storage::AccessDenied { .. } => "access_denied",
+                Storage::InvalidKey { .. } => "invalid_key",
+                Storage::Transient { .. } => "storage_unavailable",
+                _ => "storage_error",
+            },
+            ProcessError::Notify(e) => match e {
+                Notify::TopicNotFound { .. } => "topic_not_found",
+                Notify::Transient { .. } => "notifier_unavailable",
+                _ => "notifier_error",
+            },
+        }
+    }
+}
