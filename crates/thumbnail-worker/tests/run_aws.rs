@@ -1,7 +1,8 @@
 //! `setup` then `run` against an S3/SQS/SNS-compatible server (moto, started by `scripts/test`):
-//! uploads through the S3 API, notifications read through an SQS queue subscribed to the topic,
-//! presigned links downloaded over HTTP, the corrupt upload in the dead-letter queue, a duplicate
-//! upload done once, and SIGTERM.
+//! uploads through the S3 API into a bucket shared with the thumbnails (under a prefix),
+//! notifications read through an SQS queue subscribed to the topic, presigned links downloaded over
+//! HTTP, the corrupt upload in the dead-letter queue, a duplicate upload done once, an upload under
+//! the prefix ignored, SIGTERM; and a worker killed with SIGKILL mid-batch, then restarted.
 
 use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
@@ -16,30 +17,29 @@ fn worker(env: &BTreeMap<String, String>, args: &[&str]) -> Command {
     command
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn setup_then_run_on_aws() {
-    let Some(config) = thumbnail_aws::test_server_config().await else {
-        return;
-    };
-    let n = std::time::SystemTime::now()
+/// Names unique to one test run, so tests share one server without meeting.
+fn unique() -> u128 {
+    std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
-        .as_millis();
-    let mut env: BTreeMap<String, String> = [
-        ("THUMBNAIL_BACKEND", "aws".to_owned()),
-        ("THUMBNAIL_SOURCE_BUCKET", format!("uploads-{n}")),
-        ("THUMBNAIL_DEST_BUCKET", format!("thumbs-{n}")),
-        ("THUMBNAIL_QUEUE", format!("jobs-{n}")),
-        ("THUMBNAIL_TOPIC", format!("thumbnails-{n}")),
-        ("THUMBNAIL_S3_PATH_STYLE", "true".to_owned()),
-        ("THUMBNAIL_PRESETS", "profile,wide=300x".to_owned()),
-        ("THUMBNAIL_VISIBILITY", "10".to_owned()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect();
+        .as_nanos()
+}
 
-    // Twice: the second run must change nothing and succeed.
+/// Runs `setup` twice (the second must change nothing and succeed) and returns the settings to
+/// run with: `base` plus what setup printed.
+fn set_up(base: &[(&str, String)]) -> BTreeMap<String, String> {
+    let mut env: BTreeMap<String, String> = base
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), v.clone()))
+        .chain([
+            ("THUMBNAIL_BACKEND".to_owned(), "aws".to_owned()),
+            ("THUMBNAIL_S3_PATH_STYLE".to_owned(), "true".to_owned()),
+            (
+                "THUMBNAIL_PRESETS".to_owned(),
+                "profile,wide=300x".to_owned(),
+            ),
+        ])
+        .collect();
     let mut printed = String::new();
     for _ in 0..2 {
         let output = worker(&env, &["setup"]).output().unwrap();
@@ -54,40 +54,122 @@ async fn setup_then_run_on_aws() {
         let (key, value) = line.split_once('=').unwrap();
         env.insert(key.to_owned(), value.to_owned());
     }
+    env
+}
+
+fn s3_client(config: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(config)
+            .force_path_style(true)
+            .build(),
+    )
+}
+
+async fn put(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, bytes: Vec<u8>) {
+    s3.put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(ByteStream::from(bytes))
+        .send()
+        .await
+        .unwrap();
+}
+
+async fn exists(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> bool {
+    s3.head_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .is_ok()
+}
+
+/// Sends SIGTERM and expects a clean exit within 15 s.
+async fn terminate(mut running: std::process::Child) {
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &running.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = running.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "the worker did not stop"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(status.success(), "{status:?}");
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// One value of the worker's `/metrics`, 0 when absent.
+async fn metric(port: u16, name: &str) -> f64 {
+    let url = format!("http://127.0.0.1:{port}/metrics");
+    let text = tokio::task::spawn_blocking(move || thumbnail_storage::conformance::fetch(&url))
+        .await
+        .unwrap();
+    String::from_utf8(text)
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or(0.0)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn setup_then_run_on_aws() {
+    let Some(config) = thumbnail_aws::test_server_config().await else {
+        return;
+    };
+    let n = unique();
+    let port = free_port();
+    // One bucket for uploads and thumbnails: every thumbnail written raises an event too.
+    let env = set_up(&[
+        ("THUMBNAIL_SOURCE_BUCKET", format!("media-{n}")),
+        ("THUMBNAIL_DEST_BUCKET", format!("media-{n}")),
+        ("THUMBNAIL_DEST_PREFIX", "thumbs".to_owned()),
+        ("THUMBNAIL_QUEUE", format!("jobs-{n}")),
+        ("THUMBNAIL_TOPIC", format!("thumbnails-{n}")),
+        ("THUMBNAIL_VISIBILITY", "10".to_owned()),
+        ("THUMBNAIL_METRICS_ADDR", format!("127.0.0.1:{port}")),
+    ]);
     let topic_arn = env["THUMBNAIL_TOPIC"].clone();
-    assert!(topic_arn.starts_with("arn:aws:sns:"), "{printed}");
+    assert!(topic_arn.starts_with("arn:aws:sns:"), "{env:?}");
 
     // A subscriber: an SQS queue on the topic, as an application would read the JSON.
     let inbox =
         thumbnail_aws::subscribed_test_queue(&config, &topic_arn, &format!("inbox-{n}")).await;
     let sqs = aws_sdk_sqs::Client::new(&config);
 
-    let mut running = worker(&env, &["run"])
+    let running = worker(&env, &["run"])
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
+        .stderr(Stdio::null())
         .spawn()
         .unwrap();
 
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&config)
-            .force_path_style(true)
-            .build(),
-    );
-    let source = &env["THUMBNAIL_SOURCE_BUCKET"];
+    let s3 = s3_client(&config);
+    let bucket = &env["THUMBNAIL_SOURCE_BUCKET"];
     let good = jpeg(&quadrants(800, 600), &JpegOptions::default());
     for (key, bytes) in [
         ("photos/My Photo é+1.jpg", good.clone()),
         ("broken.jpg", good[..2000].to_vec()),
         ("dup.jpg", good.clone()),
         ("dup.jpg", good.clone()),
+        ("thumbs/intruder.jpg", good.clone()),
     ] {
-        s3.put_object()
-            .bucket(source)
-            .key(key)
-            .body(ByteStream::from(bytes))
-            .send()
-            .await
-            .unwrap();
+        put(&s3, bucket, key, bytes).await;
     }
 
     // Three notifications: two made, one failed; the duplicate upload is not announced twice.
@@ -147,8 +229,8 @@ async fn setup_then_run_on_aws() {
     }
     let head = s3
         .head_object()
-        .bucket(&env["THUMBNAIL_DEST_BUCKET"])
-        .key("photos/My Photo é+1/profile.jpg")
+        .bucket(bucket)
+        .key("thumbs/photos/My Photo é+1/profile.jpg")
         .send()
         .await
         .unwrap();
@@ -172,24 +254,105 @@ async fn setup_then_run_on_aws() {
         "{reason}"
     );
 
-    // SIGTERM: the worker stops and exits 0.
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &running.id().to_string()])
-            .status()
-            .unwrap()
-            .success()
-    );
+    // Nothing under the prefix was a source: neither the upload there nor our own thumbnails, whose
+    // events (2 images x 3 objects, and the intruder) were all recognised. The duplicate upload
+    // was found done: two images made, one decode each.
+    let ours = r#"thumbnail_images_processed_total{outcome="ours"}"#;
     let start = Instant::now();
-    let status = loop {
-        if let Some(status) = running.try_wait().unwrap() {
-            break status;
-        }
+    while metric(port, ours).await < 7.0 {
         assert!(
-            start.elapsed() < Duration::from_secs(15),
-            "the worker did not stop"
+            start.elapsed() < Duration::from_secs(60),
+            "ours: {}",
+            metric(port, ours).await
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(!exists(&s3, bucket, "thumbs/thumbs/intruder/profile.jpg").await);
+    assert!(!exists(&s3, bucket, "thumbs/thumbs/dup/profile/profile.jpg").await);
+    let made = r#"thumbnail_images_processed_total{outcome="made"}"#;
+    assert_eq!(metric(port, made).await, 2.0);
+    let done = r#"thumbnail_images_processed_total{outcome="already_done"}"#;
+    assert_eq!(metric(port, done).await, 1.0);
+    assert_eq!(
+        metric(port, "thumbnail_processing_seconds_count").await,
+        2.0
+    );
+    assert!(metric(port, "thumbnail_receive_latency_seconds_count").await >= 11.0);
+
+    terminate(running).await;
+}
+
+/// SIGKILL mid-batch, then a restart: the messages the dead worker held come back after their
+/// visibility timeout and every image gets its thumbnails.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_killed_worker_loses_nothing_on_aws() {
+    let Some(config) = thumbnail_aws::test_server_config().await else {
+        return;
+    };
+    let n = unique();
+    let env = set_up(&[
+        ("THUMBNAIL_SOURCE_BUCKET", format!("kill-uploads-{n}")),
+        ("THUMBNAIL_DEST_BUCKET", format!("kill-thumbs-{n}")),
+        ("THUMBNAIL_QUEUE", format!("kill-jobs-{n}")),
+        ("THUMBNAIL_VISIBILITY", "3".to_owned()),
+        ("THUMBNAIL_CONCURRENCY", "2".to_owned()),
+    ]);
+    let s3 = s3_client(&config);
+    const COUNT: u32 = 12;
+    for i in 0..COUNT {
+        let bytes = jpeg(&quadrants(1600 + i * 8, 1200), &JpegOptions::default());
+        put(
+            &s3,
+            &env["THUMBNAIL_SOURCE_BUCKET"],
+            &format!("p{i:02}.jpg"),
+            bytes,
+        )
+        .await;
+    }
+    let dest = &env["THUMBNAIL_DEST_BUCKET"];
+    let done = async || {
+        let mut count = 0;
+        for i in 0..COUNT {
+            count += usize::from(exists(&s3, dest, &format!("p{i:02}/manifest.json")).await);
+        }
+        count
+    };
+
+    let mut first = worker(&env, &["run"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while done().await == 0 {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "nothing was done"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
-    };
-    assert!(status.success(), "{status:?}");
+    }
+    first.kill().unwrap(); // SIGKILL
+    first.wait().unwrap();
+    let before = done().await;
+    assert!(before < COUNT as usize, "killed before the end");
+
+    let second = worker(&env, &["run"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while done().await < COUNT as usize {
+        assert!(
+            start.elapsed() < Duration::from_secs(90),
+            "{} of {COUNT} done",
+            done().await
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    for i in 0..COUNT {
+        assert!(exists(&s3, dest, &format!("p{i:02}/profile.jpg")).await);
+        assert!(exists(&s3, dest, &format!("p{i:02}/wide.jpg")).await);
+    }
+    terminate(second).await;
 }
