@@ -22,6 +22,7 @@ pub async fn run(store: &dyn ObjectStore) {
     round_trip_keeps_bytes_and_metadata(store, &prefix).await;
     awkward_keys_round_trip(store, &prefix).await;
     size_limit_refuses_before_reading(store, &prefix).await;
+    prefix_reads_the_head_only(store, &prefix).await;
     missing_objects_are_not_found(store, &prefix).await;
     overwrite_replaces_content_and_etag(store, &prefix).await;
     preview_url_serves_the_content(store, &prefix).await;
@@ -139,6 +140,41 @@ pub async fn size_limit_refuses_before_reading(store: &dyn ObjectStore, prefix: 
             .len(),
         10_000
     );
+}
+
+/// `get_prefix` returns the first bytes and the whole size, all of a short object, nothing of an
+/// empty one, and `NotFound` for a missing one.
+pub async fn prefix_reads_the_head_only(store: &dyn ObjectStore, prefix: &str) {
+    let long = key(prefix, "prefix/long.bin");
+    let bytes: Vec<u8> = (0..=255u8).cycle().take(100_000).collect();
+    let stored = store
+        .put(&long, bytes.clone(), &PutOptions::new("image/jpeg"))
+        .await
+        .expect("put");
+    let head = store.get_prefix(&long, 4096).await.expect("get_prefix");
+    assert_eq!(head.bytes, bytes[..4096]);
+    assert_eq!((head.info.size, head.info.etag), (100_000, stored.etag));
+
+    let short = key(prefix, "prefix/short.bin");
+    store
+        .put(&short, b"tiny".to_vec(), &PutOptions::default())
+        .await
+        .expect("put");
+    let all = store.get_prefix(&short, 4096).await.expect("get_prefix");
+    assert_eq!((all.bytes.as_slice(), all.info.size), (&b"tiny"[..], 4));
+
+    let empty = key(prefix, "prefix/empty.bin");
+    store
+        .put(&empty, Vec::new(), &PutOptions::default())
+        .await
+        .expect("put");
+    let none = store.get_prefix(&empty, 4096).await.expect("get_prefix");
+    assert_eq!((none.bytes.len(), none.info.size), (0, 0));
+
+    match store.get_prefix(&key(prefix, "prefix/missing"), 10).await {
+        Err(StorageError::NotFound { .. }) => {}
+        other => panic!("expected NotFound, got {other:?}"),
+    }
 }
 
 /// Missing objects: `NotFound` from get (not retryable), `None` from head.

@@ -136,6 +136,11 @@ pub trait ObjectStore: Send + Sync + Debug {
     /// before its content is transferred.
     async fn get(&self, key: &ObjectKey, max_bytes: u64) -> Result<Object, StorageError>;
 
+    /// The first `len` bytes of an object (all of it if shorter), with what is known about the
+    /// whole object (`info.size` is its full size): enough to read an image header without
+    /// downloading the image (a ranged GET on S3).
+    async fn get_prefix(&self, key: &ObjectKey, len: u64) -> Result<Object, StorageError>;
+
     /// What is known about an object, or `None` if it does not exist.
     async fn head(&self, key: &ObjectKey) -> Result<Option<ObjectInfo>, StorageError>;
 
@@ -170,6 +175,10 @@ impl<T: ObjectStore + ?Sized> ObjectStore for Box<T> {
 
     async fn get(&self, key: &ObjectKey, max_bytes: u64) -> Result<Object, StorageError> {
         (**self).get(key, max_bytes).await
+    }
+
+    async fn get_prefix(&self, key: &ObjectKey, len: u64) -> Result<Object, StorageError> {
+        (**self).get_prefix(key, len).await
     }
 
     async fn head(&self, key: &ObjectKey) -> Result<Option<ObjectInfo>, StorageError> {

@@ -224,6 +224,24 @@ impl ObjectStore for LocalStore {
         Ok(Object { info, bytes })
     }
 
+    async fn get_prefix(&self, key: &ObjectKey, len: u64) -> Result<Object, StorageError> {
+        use tokio::io::AsyncReadExt;
+        let path = self.data_path(key)?;
+        self.check_inside(key, &path)?;
+        let file = tokio::fs::File::open(&path)
+            .await
+            .map_err(|e| self.io_error("get", key, e))?;
+        let mut bytes = Vec::new();
+        file.take(len)
+            .read_to_end(&mut bytes)
+            .await
+            .map_err(|e| self.io_error("get", key, e))?;
+        let info = self
+            .read_info(key, &path, None)
+            .map_err(|e| self.io_error("get", key, e))?;
+        Ok(Object { info, bytes })
+    }
+
     async fn head(&self, key: &ObjectKey) -> Result<Option<ObjectInfo>, StorageError> {
         let path = self.data_path(key)?;
         self.check_inside(key, &path)?;

@@ -66,6 +66,19 @@ impl ObjectStore for MemoryStore {
         Ok(object.clone())
     }
 
+    async fn get_prefix(&self, key: &ObjectKey, len: u64) -> Result<Object, StorageError> {
+        let objects = self.lock();
+        let object = objects.get(key).ok_or_else(|| self.not_found(key))?;
+        let end = object
+            .bytes
+            .len()
+            .min(usize::try_from(len).unwrap_or(usize::MAX));
+        Ok(Object {
+            info: object.info.clone(),
+            bytes: object.bytes[..end].to_vec(),
+        })
+    }
+
     async fn head(&self, key: &ObjectKey) -> Result<Option<ObjectInfo>, StorageError> {
         Ok(self.lock().get(key).map(|o| o.info.clone()))
     }

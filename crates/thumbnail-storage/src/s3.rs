@@ -97,31 +97,38 @@ fn metadata(map: Option<&HashMap<String, String>>) -> std::collections::BTreeMap
     .unwrap_or_default()
 }
 
-#[async_trait]
-impl ObjectStore for S3Store {
-    fn name(&self) -> &str {
-        &self.bucket
-    }
-
-    async fn get(&self, key: &ObjectKey, max_bytes: u64) -> Result<Object, StorageError> {
+impl S3Store {
+    /// A GET, of `range` if given; refuses with [`StorageError::TooLarge`] a body of more than
+    /// `max_bytes`, from the response headers, before reading it.
+    async fn download(
+        &self,
+        key: &ObjectKey,
+        range: Option<String>,
+        max_bytes: u64,
+    ) -> Result<Object, StorageError> {
         let output = self
             .client
             .get_object()
             .bucket(&self.bucket)
             .key(key.as_str())
+            .set_range(range)
             .send()
             .await
             .map_err(|e| self.error("get", key, classify(&e)))?;
-        // The length comes with the response headers; refusing here drops the body unread.
-        let size = output.content_length().unwrap_or(0).max(0) as u64;
-        if size > max_bytes {
+        let length = output.content_length().unwrap_or(0).max(0) as u64;
+        if length > max_bytes {
             return Err(StorageError::TooLarge {
                 store: format!("s3://{}", self.bucket),
                 key: key.to_string(),
-                size,
+                size: length,
                 limit: max_bytes,
             });
         }
+        // A ranged answer names the whole size after the slash: `bytes 0-1023/52133`.
+        let size = output
+            .content_range()
+            .and_then(|r| r.rsplit_once('/')?.1.parse().ok())
+            .unwrap_or(length);
         let info = ObjectInfo {
             key: key.clone(),
             size,
@@ -143,6 +150,30 @@ impl ObjectStore for S3Store {
             })?
             .to_vec();
         Ok(Object { info, bytes })
+    }
+}
+
+#[async_trait]
+impl ObjectStore for S3Store {
+    fn name(&self) -> &str {
+        &self.bucket
+    }
+
+    async fn get(&self, key: &ObjectKey, max_bytes: u64) -> Result<Object, StorageError> {
+        self.download(key, None, max_bytes).await
+    }
+
+    async fn get_prefix(&self, key: &ObjectKey, len: u64) -> Result<Object, StorageError> {
+        let range = format!("bytes=0-{}", len.max(1) - 1);
+        match self.download(key, Some(range), u64::MAX).await {
+            // An empty object has no byte 0: S3 answers 416.
+            Err(StorageError::Permanent { .. })
+                if self.head(key).await?.is_some_and(|i| i.size == 0) =>
+            {
+                self.download(key, None, 0).await
+            }
+            result => result,
+        }
     }
 
     async fn head(&self, key: &ObjectKey) -> Result<Option<ObjectInfo>, StorageError> {
