@@ -1,11 +1,14 @@
-//! Hostile headers are refused before the pixel buffer exists: measured with a counting allocator,
-//! not a clock, so the test cannot flake on a busy machine.
+//! Hostile headers are refused before the pixel buffer exists, and `Engine::memory_estimate` is an
+//! upper bound of what making thumbnails allocates: measured with a counting allocator, not a clock,
+//! so the tests cannot flake on a busy machine.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use thumbnail_core::{Engine, Error, Fit, Limits, Size, ThumbnailSpec};
-use thumbnail_tests::{jpeg_claiming, png_claiming};
+use thumbnail_tests::{
+    JpegOptions, encode, jpeg, jpeg_claiming, png_claiming, png16_with_alpha, textured,
+};
 
 struct Counting;
 
@@ -41,6 +44,62 @@ fn peak_growth(work: impl FnOnce()) -> usize {
 
 // One test function: the counters are process-wide, so nothing may run beside it.
 #[test]
+fn memory_is_bounded_before_and_during_decoding() {
+    huge_headers_fail_fast_with_little_memory();
+    estimates_bound_what_is_allocated();
+}
+
+/// The estimate covers the Rust heap's peak (libjpeg's own buffers are outside the counting
+/// allocator, so JPEG cases check the Rust side only) and is not wildly above it for whole decodes.
+fn estimates_bound_what_is_allocated() {
+    let specs = [
+        ThumbnailSpec::new("small", Size::new(128, 128).unwrap()).with_fit(Fit::Cover),
+        ThumbnailSpec::new("large", Size::new(600, 600).unwrap()).with_fit(Fit::Cover),
+    ];
+    let photo = textured(2400, 1600);
+    let cases = [
+        ("baseline jpeg", jpeg(&photo, &JpegOptions::default()), None),
+        (
+            "progressive jpeg",
+            jpeg(
+                &photo,
+                &JpegOptions {
+                    progressive: true,
+                    ..JpegOptions::default()
+                },
+            ),
+            None,
+        ),
+        (
+            "png",
+            encode(&photo.clone().into(), image::ImageFormat::Png),
+            Some(3),
+        ),
+        (
+            "16-bit png with alpha",
+            png16_with_alpha(1200, 900),
+            Some(3),
+        ),
+    ];
+    for (name, input, within) in cases {
+        let mut engine = Engine::new(Limits::default());
+        let estimate = engine.memory_estimate(&engine.probe(&input).unwrap(), &specs);
+        let peak = peak_growth(|| {
+            engine.thumbnails(&input, &specs).unwrap();
+        }) as u64;
+        assert!(
+            peak <= estimate,
+            "{name}: peak {peak} > estimate {estimate}"
+        );
+        if let Some(factor) = within {
+            assert!(
+                estimate <= peak * factor,
+                "{name}: estimate {estimate} over {factor}x the peak {peak}"
+            );
+        }
+    }
+}
+
 fn huge_headers_fail_fast_with_little_memory() {
     let spec = ThumbnailSpec::new("t", Size::new(256, 256).unwrap()).with_fit(Fit::Cover);
     let cases = [

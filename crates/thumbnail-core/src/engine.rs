@@ -7,7 +7,7 @@ use crate::encode::encode;
 use crate::geometry::plan;
 use crate::raster::Raster;
 use crate::resize::{Resizer, entropy_anchor};
-use crate::{Error, Limits, OutputFormat, ThumbnailSpec};
+use crate::{Error, ImageFormat, Limits, OutputFormat, ThumbnailSpec};
 
 /// Scratch buffers larger than this are freed after use rather than kept, so one huge image does
 /// not pin its memory for the life of a worker.
@@ -61,6 +61,35 @@ impl Engine {
     /// Reads only the header: format, size and orientation. Cheap, and bounded by the header's size.
     pub fn probe(&self, input: &[u8]) -> Result<ImageInfo, Error> {
         decode::probe(input, &self.limits)
+    }
+
+    /// A conservative estimate of the memory, beyond the input bytes, that making `specs` of an
+    /// image with this header takes at its peak: the decoded pixels (at the JPEG shrink-on-load
+    /// scale), a progressive JPEG's coefficients, the conversion and resize buffers and the outputs.
+    /// Callers with a memory budget (a small Lambda function) compare it with what they have
+    /// before downloading the image.
+    pub fn memory_estimate(&self, info: &ImageInfo, specs: &[ThumbnailSpec]) -> u64 {
+        let pixels = info.pixels();
+        let decoded = match info.format {
+            ImageFormat::Jpeg => {
+                let scale = u64::from(shrink_on_load(info, specs));
+                // A progressive file keeps every DCT coefficient (2 bytes each, 1.5 per pixel in
+                // 4:2:0) until its last scan; the header does not say which kind this is.
+                pixels * 3 + pixels.div_ceil(scale * scale) * 4 * 2
+            }
+            // Decoded whole, up to 8 bytes a pixel (16-bit RGBA), then converted to 8 bits.
+            _ => pixels * 8 + pixels * 4,
+        };
+        let (width, height) = info.oriented_size();
+        let outputs: u64 = specs
+            .iter()
+            .map(|spec| {
+                let plan = plan(width, height, spec, (0.5, 0.5));
+                // The resized pixels, a copy for cropping or encoding, and the encoded bytes.
+                u64::from(plan.width) * u64::from(plan.height) * 4 * 3
+            })
+            .sum();
+        decoded + outputs
     }
 
     /// Decodes `input` upright and in sRGB, at the smallest JPEG scale that still serves every spec

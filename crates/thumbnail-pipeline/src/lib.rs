@@ -56,7 +56,8 @@ mod message;
 mod metrics;
 
 pub use message::{
-    Disposition, FAILURE_REASON, FIRST_RETRY_DELAY, MAX_RETRY_DELAY, retry_delay, settle,
+    Disposition, FAILURE_REASON, FIRST_RETRY_DELAY, MAX_RETRY_DELAY, dead_letter, retry_delay,
+    settle,
 };
 pub use metrics::Metrics;
 
@@ -92,6 +93,10 @@ pub struct PipelineConfig {
     pub limits: Limits,
     /// `Cache-Control` of the thumbnails.
     pub cache_control: String,
+    /// Memory one image may take (its bytes plus the engine's working memory), checked before it
+    /// is downloaded: an image that cannot fit fails permanently instead of running out of memory
+    /// again on every retry. `None`: no check beyond `limits`.
+    pub memory_budget: Option<u64>,
 }
 
 impl PipelineConfig {
@@ -106,6 +111,7 @@ impl PipelineConfig {
             limits: Limits::default(),
             // Keys are stable across re-uploads of a source, so not `immutable`.
             cache_control: "public, max-age=86400".into(),
+            memory_budget: None,
         }
     }
 }
@@ -141,6 +147,20 @@ pub enum ProcessError {
     /// The notification could not be published.
     #[error("notification: {0}")]
     Notify(#[from] NotifyError),
+    /// The image would need more memory than the budget allows.
+    #[error(
+        "image {key} needs about {} MiB to process, more than the {} MiB available",
+        needed >> 20,
+        budget >> 20
+    )]
+    WontFit {
+        /// The source key.
+        key: String,
+        /// The estimate: its bytes plus the engine's working memory.
+        needed: u64,
+        /// [`PipelineConfig::memory_budget`].
+        budget: u64,
+    },
 }
 
 impl ProcessError {
@@ -149,7 +169,7 @@ impl ProcessError {
         match self {
             ProcessError::Storage(e) => e.is_retryable(),
             ProcessError::Notify(e) => e.is_retryable(),
-            ProcessError::Image { .. } => false,
+            ProcessError::Image { .. } | ProcessError::WontFit { .. } => false,
         }
     }
 }
@@ -311,6 +331,9 @@ impl<S: ObjectStore, D: ObjectStore, N: Notifier> Pipeline<S, D, N> {
         {
             return Ok(Outcome::AlreadyDone);
         }
+        if let Some(budget) = self.config.memory_budget {
+            self.admit(&object.key, budget).await?;
+        }
         let source = self
             .source
             .get(&object.key, self.config.limits.max_bytes)
@@ -378,6 +401,41 @@ impl<S: ObjectStore, D: ObjectStore, N: Notifier> Pipeline<S, D, N> {
         Ok(Outcome::Made {
             keys: stored.into_iter().map(|(key, ..)| key).collect(),
         })
+    }
+
+    /// Refuses an image that cannot fit in `budget`, from its size and, when its first bytes hold
+    /// the header, its dimensions: one ranged GET instead of a download.
+    async fn admit(&self, key: &ObjectKey, budget: u64) -> Result<(), ProcessError> {
+        // Enough for the header behind large EXIF and ICC blocks.
+        const HEADER_BYTES: u64 = 256 << 10;
+        let head = self.source.get_prefix(key, HEADER_BYTES).await?;
+        let wont_fit = |needed| ProcessError::WontFit {
+            key: key.to_string(),
+            needed,
+            budget,
+        };
+        let size = head.info.size;
+        if size > budget {
+            return Err(wont_fit(size));
+        }
+        let engine = Engine::new(self.config.limits);
+        match engine.probe(&head.bytes) {
+            Ok(info) => {
+                let needed = size + engine.memory_estimate(&info, &self.config.specs);
+                if needed > budget {
+                    return Err(wont_fit(needed));
+                }
+            }
+            Err(source @ thumbnail_core::Error::TooManyPixels { .. }) => {
+                return Err(ProcessError::Image {
+                    key: key.to_string(),
+                    source,
+                });
+            }
+            // Not an image, or a header beyond the first bytes: the decode will tell.
+            Err(_) => {}
+        }
+        Ok(())
     }
 
     /// Whether the manifest says this source version was done with these specs.

@@ -142,13 +142,21 @@ pub async fn settle(
         Disposition::Retry { delay } => queue.release(delivery, delay).await,
         Disposition::DeadLetter { reason } => {
             if let Some(dead_letters) = dead_letters {
-                let message = OutgoingMessage::new(delivery.body.clone())
-                    .with_attribute(FAILURE_REASON, truncate(&reason));
-                dead_letters.send(message).await?;
+                dead_letter(dead_letters, &delivery.body, &reason).await?;
             }
             queue.ack(delivery).await
         }
     }
+}
+
+/// Sends a message `body` to `dead_letters`, with `reason` as its [`FAILURE_REASON`] attribute.
+pub async fn dead_letter(
+    dead_letters: &dyn Queue,
+    body: &str,
+    reason: &str,
+) -> Result<(), QueueError> {
+    let message = OutgoingMessage::new(body).with_attribute(FAILURE_REASON, truncate(reason));
+    dead_letters.send(message).await.map(drop)
 }
 
 /// SQS attribute values are limited in size; reasons are kept short.

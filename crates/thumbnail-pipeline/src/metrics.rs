@@ -135,6 +135,7 @@ impl ProcessError {
                 Storage::Transient { .. } => "storage_unavailable",
                 _ => "storage_error",
             },
+            ProcessError::WontFit { .. } => "wont_fit",
             ProcessError::Notify(e) => match e {
                 Notify::TopicNotFound { .. } => "topic_not_found",
                 Notify::Transient { .. } => "notifier_unavailable",

@@ -308,3 +308,46 @@ async fn oversized_sources_are_refused_before_download() {
     );
     assert!(!error.is_retryable());
 }
+
+/// With a memory budget, an image whose header says it cannot fit fails permanently, with a
+/// reason, before it is downloaded; one that fits is made as usual.
+#[tokio::test]
+async fn images_that_cannot_fit_the_memory_budget_are_refused_from_their_header() {
+    let budget = |mib: u64| {
+        let mut config = PipelineConfig::new(specs());
+        config.memory_budget = Some(mib << 20);
+        config
+    };
+    // 3000x2000: under the JPEG estimate (3 bytes a pixel of coefficients) about 18 MiB.
+    let big = jpeg(&quadrants(3000, 2000), &JpegOptions::default());
+    let (source, event) = upload("big.jpg", big.clone()).await;
+    let tight = Pipeline::new(
+        source,
+        MemoryStore::new("thumbs"),
+        MemoryNotifier::new(),
+        budget(8),
+        1,
+    );
+    let error = tight.process(&event).await.unwrap_err();
+    assert!(
+        matches!(error, ProcessError::WontFit { budget, .. } if budget == 8 << 20),
+        "{error:?}"
+    );
+    assert!(!error.is_retryable());
+    assert_eq!(error.reason(), "wont_fit");
+    assert!(error.to_string().contains("big.jpg"), "{error}");
+    assert!(tight.dest().keys().is_empty());
+
+    let (source, event) = upload("big.jpg", big).await;
+    let roomy = Pipeline::new(
+        source,
+        MemoryStore::new("thumbs"),
+        MemoryNotifier::new(),
+        budget(64),
+        1,
+    );
+    assert!(matches!(
+        roomy.process(&event).await.unwrap(),
+        Outcome::Made { .. }
+    ));
+}
