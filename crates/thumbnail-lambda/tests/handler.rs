@@ -1,0 +1,242 @@
+//! The handler called directly with events built from real JSON samples: the SQS and SNS shapes AWS
+//! documents, S3 records as AWS sends them and as moto does, on the in-memory backends.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde_json::{Value, json};
+use thumbnail_core::Presets;
+use thumbnail_lambda::{Handler, InvocationError, sizing};
+use thumbnail_notify::{MemoryNotifier, Notification, Notifier, NotifyError};
+use thumbnail_pipeline::{FAILURE_REASON, Pipeline, PipelineConfig};
+use thumbnail_queue::{MemoryQueue, Queue, ReceiveOptions};
+use thumbnail_storage::{MemoryStore, ObjectKey, ObjectStore, PutOptions};
+use thumbnail_tests::{JpegOptions, jpeg, quadrants};
+
+fn sample(path: &str) -> Value {
+    let path = format!("{}/{path}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+/// An S3 event for `key` (encoded as S3 encodes it), from AWS's sample or moto's.
+fn s3_event(shape: &str, key: &str) -> Value {
+    let mut event = sample(&format!("../thumbnail-events/tests/samples/{shape}.json"));
+    let record = &mut event["Records"][0];
+    record["s3"]["bucket"]["name"] = json!("uploads");
+    record["s3"]["object"]["key"] = json!(key.replace(' ', "+"));
+    if let Some(object) = record["s3"]["object"].as_object_mut() {
+        object.remove("eTag");
+    }
+    event
+}
+
+/// An SQS event of messages `(id, body)`, on AWS's sample.
+fn sqs_event(messages: &[(&str, String)]) -> Value {
+    let template = sample("tests/samples/sqs-event.json")["Records"][0].clone();
+    let records: Vec<Value> = messages
+        .iter()
+        .map(|(id, body)| {
+            let mut record = template.clone();
+            record["messageId"] = json!(id);
+            record["body"] = json!(body);
+            record
+        })
+        .collect();
+    json!({ "Records": records })
+}
+
+fn sns_event(message: &Value) -> Value {
+    let mut event = sample("tests/samples/sns-event.json");
+    event["Records"][0]["Sns"]["Message"] = json!(message.to_string());
+    event
+}
+
+/// Fails, as an outage would, to announce anything about a key containing "flaky".
+#[derive(Debug, Default)]
+struct FlakyNotifier(MemoryNotifier);
+
+#[async_trait]
+impl Notifier for FlakyNotifier {
+    fn name(&self) -> &str {
+        "flaky"
+    }
+
+    async fn publish(&self, notification: &Notification) -> Result<String, NotifyError> {
+        if notification.subject.contains("flaky") {
+            return Err(NotifyError::Transient {
+                target: "flaky".into(),
+                message: "throttled".into(),
+            });
+        }
+        self.0.publish(notification).await
+    }
+}
+
+async fn handler(
+    files: &[(&str, Vec<u8>)],
+    dead_letters: Option<Arc<dyn Queue>>,
+) -> Handler<MemoryStore, MemoryStore, FlakyNotifier> {
+    let uploads = MemoryStore::new("uploads");
+    for (key, bytes) in files {
+        uploads
+            .put(
+                &ObjectKey::new(*key).unwrap(),
+                bytes.clone(),
+                &PutOptions::new("image/jpeg"),
+            )
+            .await
+            .unwrap();
+    }
+    let specs = vec![Presets::builtin().require("profile").unwrap().clone()];
+    let pipeline = Pipeline::new(
+        uploads,
+        MemoryStore::new("thumbnails"),
+        FlakyNotifier::default(),
+        PipelineConfig::new(specs),
+        1,
+    );
+    Handler::new(pipeline, dead_letters)
+}
+
+fn photo() -> Vec<u8> {
+    jpeg(&quadrants(640, 480), &JpegOptions::default())
+}
+
+fn made(handler: &Handler<MemoryStore, MemoryStore, FlakyNotifier>, key: &str) -> bool {
+    handler
+        .pipeline()
+        .dest()
+        .keys()
+        .iter()
+        .any(|k| k.as_str() == key)
+}
+
+#[tokio::test]
+async fn an_sqs_batch_reports_only_the_messages_to_retry() {
+    let dlq = Arc::new(MemoryQueue::new("dead-letters"));
+    let handler = handler(
+        &[
+            ("photos/My Photo é+1.jpg", photo()),
+            ("flaky.jpg", photo()),
+            ("broken.jpg", photo()[..2000].to_vec()),
+            ("moto.jpg", photo()),
+        ],
+        Some(dlq.clone()),
+    )
+    .await;
+    let test_event = sample("../thumbnail-events/tests/samples/moto-test-event.json");
+    let event = sqs_event(&[
+        (
+            "good",
+            s3_event("aws-object-created", "photos/My Photo %C3%A9%2B1.jpg").to_string(),
+        ),
+        (
+            "flaky",
+            s3_event("aws-object-created", "flaky.jpg").to_string(),
+        ),
+        (
+            "broken",
+            s3_event("aws-object-created", "broken.jpg").to_string(),
+        ),
+        (
+            "moto",
+            s3_event("moto-object-created", "moto.jpg").to_string(),
+        ),
+        ("test-event", test_event.to_string()),
+        ("not-an-event", "<html>".to_owned()),
+    ]);
+
+    let answer = handler.handle(event).await.unwrap();
+
+    assert_eq!(
+        answer,
+        json!({"batchItemFailures": [{"itemIdentifier": "flaky"}]})
+    );
+    assert!(made(&handler, "photos/My Photo é+1/profile.jpg"));
+    assert!(made(&handler, "moto/profile.jpg"));
+    assert!(!made(&handler, "broken/profile.jpg"));
+    let subjects: Vec<String> = handler
+        .pipeline()
+        .notifier()
+        .0
+        .published()
+        .into_iter()
+        .map(|n| n.subject)
+        .collect();
+    // Two ready, one failed; the body that is no event names no object and is only dead-lettered.
+    assert_eq!(subjects.len(), 3, "{subjects:?}");
+    // The two permanent failures wait in the dead-letter queue with their reasons.
+    let buried = dlq
+        .receive(&ReceiveOptions {
+            max_messages: 10,
+            wait: Duration::ZERO,
+            visibility: Duration::from_secs(30),
+        })
+        .await
+        .unwrap();
+    let mut reasons: Vec<&str> = buried
+        .iter()
+        .map(|d| d.attributes[FAILURE_REASON].as_str())
+        .collect();
+    reasons.sort();
+    assert_eq!(reasons.len(), 2);
+    assert!(reasons[0].contains("broken.jpg") && reasons[0].contains("corrupt"));
+    assert!(reasons[1].contains("not JSON"), "{}", reasons[1]);
+}
+
+#[tokio::test]
+async fn a_direct_s3_event_fails_as_an_error_for_lambda_to_retry() {
+    let handler = handler(
+        &[
+            ("a.jpg", photo()),
+            ("flaky.jpg", photo()),
+            ("broken.jpg", b"GIF89a not really".to_vec()),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(
+        handler
+            .handle(s3_event("aws-object-created", "a.jpg"))
+            .await
+            .unwrap(),
+        json!({})
+    );
+    assert!(made(&handler, "a/profile.jpg"));
+    assert!(matches!(
+        handler
+            .handle(s3_event("moto-object-created", "flaky.jpg"))
+            .await,
+        Err(InvocationError::Retry(_))
+    ));
+    // Permanent, and no dead-letter queue: an error, so the on-failure destination gets it.
+    match handler
+        .handle(s3_event("aws-object-created", "broken.jpg"))
+        .await
+    {
+        Err(InvocationError::Failed(reason)) => assert!(reason.contains("broken.jpg"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn an_sns_wrapped_event_is_unwrapped() {
+    let handler = handler(&[("from sns.jpg", photo())], None).await;
+    let event = sns_event(&s3_event("aws-object-created", "from sns.jpg"));
+    assert_eq!(handler.handle(event).await.unwrap(), json!({}));
+    assert!(made(&handler, "from sns/profile.jpg"));
+    // Delivered again: done already, nothing announced twice.
+    let again = sns_event(&s3_event("aws-object-created", "from sns.jpg"));
+    handler.handle(again).await.unwrap();
+    assert_eq!(handler.pipeline().notifier().0.published().len(), 1);
+}
+
+#[test]
+fn memory_sizes_give_one_thread_and_a_budget_below_the_function() {
+    let (threads, budget) = sizing(128);
+    assert_eq!(threads, 1);
+    assert!(budget > 64 << 20 && budget < 128 << 20, "{budget}");
+    let (threads, budget) = sizing(10_240);
+    assert!(threads >= 1 && budget > 1 << 30);
+}
