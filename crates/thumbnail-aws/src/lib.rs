@@ -197,18 +197,9 @@ pub async fn test_server_config() -> Option<aws_config::SdkConfig> {
     Some(config)
 }
 
-/// Creates the SQS queue `name`, subscribes it to the SNS topic `topic_arn` and returns its URL: a
-/// test reads what the topic published as an application subscribed to it would.
-///
-/// # Panics
-///
-/// If the server refuses any step.
+/// Creates the SQS queue `name`; returns its URL and ARN.
 #[cfg(feature = "test-server")]
-pub async fn subscribed_test_queue(
-    config: &aws_config::SdkConfig,
-    topic_arn: &str,
-    name: &str,
-) -> String {
+async fn test_queue(config: &aws_config::SdkConfig, name: &str) -> (String, String) {
     use aws_sdk_sqs::types::QueueAttributeName;
     let sqs = aws_sdk_sqs::Client::new(config);
     let created = sqs
@@ -225,16 +216,92 @@ pub async fn subscribed_test_queue(
         .send()
         .await
         .expect("read the queue ARN");
-    let queue_arn =
-        attributes.attributes().expect("attributes")[&QueueAttributeName::QueueArn].clone();
+    let arn = attributes.attributes().expect("attributes")[&QueueAttributeName::QueueArn].clone();
+    (url, arn)
+}
+
+/// Creates the SQS queue `name`, subscribes it to the SNS topic `topic_arn` and returns its URL: a
+/// test reads what the topic published as an application subscribed to it would.
+///
+/// # Panics
+///
+/// If the server refuses any step.
+#[cfg(feature = "test-server")]
+pub async fn subscribed_test_queue(
+    config: &aws_config::SdkConfig,
+    topic_arn: &str,
+    name: &str,
+) -> String {
+    let (url, arn) = test_queue(config, name).await;
     aws_sdk_sns::Client::new(config)
         .subscribe()
         .topic_arn(topic_arn)
         .protocol("sqs")
-        .endpoint(queue_arn)
+        .endpoint(arn)
         .send()
         .await
         .expect("subscribe the queue to the topic");
+    url
+}
+
+/// Creates the bucket `bucket` in the configured region; returns a path-style client for it.
+///
+/// # Panics
+///
+/// If the server refuses.
+#[cfg(feature = "test-server")]
+pub async fn test_bucket(config: &aws_config::SdkConfig, bucket: &str) -> aws_sdk_s3::Client {
+    use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(config)
+            .force_path_style(true)
+            .build(),
+    );
+    let region = config.region().expect("a region").as_ref();
+    s3.create_bucket()
+        .bucket(bucket)
+        .create_bucket_configuration(
+            CreateBucketConfiguration::builder()
+                .location_constraint(BucketLocationConstraint::from(region))
+                .build(),
+        )
+        .send()
+        .await
+        .expect("create the bucket");
+    s3
+}
+
+/// Creates the bucket `bucket` and the SQS queue `queue`, has the bucket announce every created
+/// object on the queue, as S3 would, and returns the queue's URL.
+///
+/// # Panics
+///
+/// If the server refuses any step.
+#[cfg(feature = "test-server")]
+pub async fn notifying_test_bucket(
+    config: &aws_config::SdkConfig,
+    bucket: &str,
+    queue: &str,
+) -> String {
+    use aws_sdk_s3::types::{Event, NotificationConfiguration, QueueConfiguration};
+    let (url, arn) = test_queue(config, queue).await;
+    let announce = QueueConfiguration::builder()
+        .queue_arn(arn)
+        .events(Event::S3ObjectCreated)
+        .build()
+        .expect("queue and events are set");
+    test_bucket(config, bucket)
+        .await
+        .put_bucket_notification_configuration()
+        .bucket(bucket)
+        .notification_configuration(
+            NotificationConfiguration::builder()
+                .queue_configurations(announce)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("configure the bucket notification");
     url
 }
 
