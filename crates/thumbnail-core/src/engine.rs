@@ -77,8 +77,8 @@ impl Engine {
                 // 4:2:0) until its last scan; the header does not say which kind this is.
                 pixels * 3 + pixels.div_ceil(scale * scale) * 4 * 2
             }
-            // Decoded whole, up to 8 bytes a pixel (16-bit RGBA), then converted to 8 bits.
-            _ => pixels * 8 + pixels * 4,
+            // Decoded whole, then converted to 8 bits, to sRGB or upright: a second full buffer.
+            _ => pixels * (u64::from(info.bytes_per_pixel) + 4),
         };
         let (width, height) = info.oriented_size();
         let outputs: u64 = specs
@@ -223,6 +223,7 @@ mod tests {
             width,
             height,
             orientation,
+            bytes_per_pixel: 3,
         }
     }
 

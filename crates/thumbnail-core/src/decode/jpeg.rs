@@ -90,6 +90,8 @@ fn info(jpeg: &Decompress<&[u8]>) -> ImageInfo {
         width: jpeg.width() as u32,
         height: jpeg.height() as u32,
         orientation,
+        // Gray is decoded to RGB, CMYK and YCCK to four channels.
+        bytes_per_pixel: if jpeg.components().len() == 4 { 4 } else { 3 },
     }
 }
 

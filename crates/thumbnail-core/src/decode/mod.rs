@@ -20,6 +20,8 @@ pub struct ImageInfo {
     pub height: u32,
     /// EXIF orientation, 1 to 8 (1 when absent or invalid).
     pub orientation: u8,
+    /// Bytes a pixel takes as decoded: 3 for RGB, 4 for RGBA or CMYK, up to 8 for 16-bit RGBA.
+    pub bytes_per_pixel: u8,
 }
 
 impl ImageInfo {

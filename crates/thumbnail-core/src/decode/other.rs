@@ -104,6 +104,7 @@ fn info(format: ImageFormat, decoder: &mut impl ImageDecoder) -> ImageInfo {
         width,
         height,
         orientation,
+        bytes_per_pixel: decoder.color_type().bytes_per_pixel(),
     }
 }
 
