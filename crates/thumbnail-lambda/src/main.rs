@@ -12,6 +12,15 @@ use thumbnail_pipeline::Pipeline;
 use thumbnail_queue::Queue;
 
 fn main() -> Result<(), lambda_runtime::Error> {
+    // glibc raises its mmap threshold as large buffers are freed, after which later large buffers
+    // come from the heap and are never given back: a warm function's resident memory then creeps
+    // up image after image (measured: 101 MiB after six photos, 75 MiB with the threshold fixed).
+    // Fixed at 128 KiB, every decode buffer is mapped and returned to the system when freed.
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets an allocator parameter; called before any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 << 10);
+    }
     // Lambda stamps every line with the time and the request id already.
     tracing_subscriber::fmt()
         .with_env_filter(
