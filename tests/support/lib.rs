@@ -290,3 +290,11 @@ pub fn textured(width: u32, height: u32) -> RgbImage {
         ])
     })
 }
+
+/// A TCP port on loopback that was free a moment ago, for a server a test starts.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free loopback port")
+        .port()
+}

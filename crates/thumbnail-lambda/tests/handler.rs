@@ -11,7 +11,7 @@ use thumbnail_lambda::{Handler, InvocationError, sizing};
 use thumbnail_notify::{MemoryNotifier, Notification, Notifier, NotifyError};
 use thumbnail_pipeline::{FAILURE_REASON, Pipeline, PipelineConfig};
 use thumbnail_queue::{MemoryQueue, Queue, ReceiveOptions};
-use thumbnail_storage::{MemoryStore, ObjectKey, ObjectStore, PutOptions};
+use thumbnail_storage::MemoryStore;
 use thumbnail_tests::{JpegOptions, jpeg, quadrants};
 
 fn sample(path: &str) -> Value {
@@ -77,17 +77,7 @@ async fn handler(
     files: &[(&str, Vec<u8>)],
     dead_letters: Option<Arc<dyn Queue>>,
 ) -> Handler<MemoryStore, MemoryStore, FlakyNotifier> {
-    let uploads = MemoryStore::new("uploads");
-    for (key, bytes) in files {
-        uploads
-            .put(
-                &ObjectKey::new(*key).unwrap(),
-                bytes.clone(),
-                &PutOptions::new("image/jpeg"),
-            )
-            .await
-            .unwrap();
-    }
+    let uploads = MemoryStore::with_objects("uploads", files).unwrap();
     let specs = vec![Presets::builtin().require("profile").unwrap().clone()];
     let pipeline = Pipeline::new(
         uploads,

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_s3::primitives::ByteStream;
 use serde_json::{Value, json};
-use thumbnail_tests::{JpegOptions, jpeg, quadrants};
+use thumbnail_tests::{JpegOptions, free_port, jpeg, quadrants};
 
 /// Kills a child process when dropped, so a failing test leaves nothing running.
 struct Running(Child);
@@ -19,14 +19,6 @@ impl Drop for Running {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// Receives from `queue` until `count` messages arrived (deleting them) or a minute passed.

@@ -26,17 +26,7 @@ fn event(records: &[(&str, &str)]) -> String {
 async fn pipeline_with(
     files: &[(&str, Vec<u8>)],
 ) -> Pipeline<MemoryStore, MemoryStore, MemoryNotifier> {
-    let source = MemoryStore::new("uploads");
-    for (key, bytes) in files {
-        source
-            .put(
-                &ObjectKey::new(*key).unwrap(),
-                bytes.clone(),
-                &PutOptions::new("image/jpeg"),
-            )
-            .await
-            .unwrap();
-    }
+    let source = MemoryStore::with_objects("uploads", files).unwrap();
     let specs = vec![Presets::builtin().require("profile").unwrap().clone()];
     Pipeline::new(
         source,

@@ -25,6 +25,43 @@ impl MemoryStore {
         }
     }
 
+    /// A store called `name` holding `objects` (key, bytes), e.g. a test's uploads.
+    pub fn with_objects(
+        name: impl Into<String>,
+        objects: &[(&str, Vec<u8>)],
+    ) -> Result<Self, StorageError> {
+        let store = MemoryStore::new(name);
+        for (key, bytes) in objects {
+            store.store(
+                &ObjectKey::new(*key)?,
+                bytes.clone(),
+                &PutOptions::default(),
+            );
+        }
+        Ok(store)
+    }
+
+    /// Writes an object (what `put` does, without the `async`).
+    fn store(&self, key: &ObjectKey, bytes: Vec<u8>, options: &PutOptions) -> ObjectInfo {
+        let info = ObjectInfo {
+            key: key.clone(),
+            size: bytes.len() as u64,
+            content_type: options.content_type.clone(),
+            cache_control: options.cache_control.clone(),
+            etag: content_etag(&bytes),
+            version: None,
+            metadata: options.metadata.clone(),
+        };
+        self.lock().insert(
+            key.clone(),
+            Object {
+                info: info.clone(),
+                bytes,
+            },
+        );
+        info
+    }
+
     /// The keys stored, sorted.
     pub fn keys(&self) -> Vec<ObjectKey> {
         self.lock().keys().cloned().collect()
@@ -89,23 +126,7 @@ impl ObjectStore for MemoryStore {
         bytes: Vec<u8>,
         options: &PutOptions,
     ) -> Result<ObjectInfo, StorageError> {
-        let info = ObjectInfo {
-            key: key.clone(),
-            size: bytes.len() as u64,
-            content_type: options.content_type.clone(),
-            cache_control: options.cache_control.clone(),
-            etag: content_etag(&bytes),
-            version: None,
-            metadata: options.metadata.clone(),
-        };
-        self.lock().insert(
-            key.clone(),
-            Object {
-                info: info.clone(),
-                bytes,
-            },
-        );
-        Ok(info)
+        Ok(self.store(key, bytes, options))
     }
 
     async fn preview_url(

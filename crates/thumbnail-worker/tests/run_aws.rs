@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use aws_sdk_s3::primitives::ByteStream;
-use thumbnail_tests::{JpegOptions, jpeg, quadrants};
+use thumbnail_tests::{JpegOptions, free_port, jpeg, quadrants};
 
 fn worker(env: &BTreeMap<String, String>, args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_thumbnail-worker"));
@@ -105,14 +105,6 @@ async fn terminate(mut running: std::process::Child) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert!(status.success(), "{status:?}");
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// One value of the worker's `/metrics`, 0 when absent.

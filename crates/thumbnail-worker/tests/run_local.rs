@@ -6,7 +6,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use thumbnail_storage::conformance::fetch;
-use thumbnail_tests::{JpegOptions, jpeg, quadrants};
+use thumbnail_tests::{JpegOptions, free_port, jpeg, quadrants};
 
 struct Scratch(PathBuf);
 
@@ -227,11 +227,7 @@ fn a_worker_killed_mid_batch_loses_nothing() {
 #[test]
 fn one_shared_bucket_with_metrics() {
     let dir = Scratch::new("shared");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let get = |path: &str| String::from_utf8(fetch(&format!("{base}{path}"))).unwrap();
     let shared = |args: &[&str]| {
