@@ -29,6 +29,26 @@ use serde::Deserialize;
 use thumbnail_core::{Presets, ThumbnailSpec};
 use thumbnail_pipeline::PipelineConfig;
 
+/// The log filter of the worker and the Lambda: `RUST_LOG` (default `info`), with [`LOG_CAPS`] on top.
+pub fn log_filter() -> tracing_subscriber::EnvFilter {
+    LOG_CAPS.iter().fold(
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        |filter, cap| filter.add_directive(cap.parse().expect("a valid directive")),
+    )
+}
+
+/// Log directives added after `RUST_LOG`, whatever it says: at debug level the AWS SDK's endpoint
+/// resolution prints the credentials' access key id (the secret is redacted), and lower levels of
+/// the SDK, signing and HTTP crates print request headers. Their warnings and errors still show.
+pub const LOG_CAPS: [&str; 6] = [
+    "aws_smithy_runtime=info",
+    "aws_runtime=info",
+    "aws_sigv4=info",
+    "aws_config=info",
+    "hyper=info",
+    "h2=info",
+];
+
 /// Why the settings could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {

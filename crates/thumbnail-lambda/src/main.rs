@@ -23,9 +23,7 @@ fn main() -> Result<(), lambda_runtime::Error> {
     }
     // Lambda stamps every line with the time and the request id already.
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
+        .with_env_filter(thumbnail_config::log_filter())
         .with_ansi(false)
         .without_time()
         .init();

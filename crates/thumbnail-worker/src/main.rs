@@ -87,8 +87,7 @@ enum LogFormat {
 
 impl ConfigArgs {
     fn load(&self) -> anyhow::Result<Settings> {
-        let filter =
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+        let filter = thumbnail_config::log_filter();
         let logs = tracing_subscriber::fmt()
             .with_env_filter(filter)
             .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))

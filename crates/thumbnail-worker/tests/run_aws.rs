@@ -348,3 +348,86 @@ async fn a_killed_worker_loses_nothing_on_aws() {
     }
     terminate(second).await;
 }
+
+/// At debug level, with recognisable credentials, neither the key, the secret, the session token nor
+/// a presigned URL's signature appears anywhere in the worker's log, while it makes and announces
+/// thumbnails (so every signing path ran).
+#[tokio::test(flavor = "multi_thread")]
+async fn no_credential_or_signature_reaches_the_logs() {
+    let Some(config) = thumbnail_aws::test_server_config().await else {
+        return;
+    };
+    let n = unique();
+    let secrets = [
+        ("AWS_ACCESS_KEY_ID", "AKIAFAKEKEYID4LOGTEST"),
+        (
+            "AWS_SECRET_ACCESS_KEY",
+            "fakeSECRETaccessKEYforTHElogTEST0123456",
+        ),
+        (
+            "AWS_SESSION_TOKEN",
+            "fakeSESSIONtokenFORthe/logTEST+9876543210",
+        ),
+    ];
+    let mut env = set_up(&[
+        ("THUMBNAIL_SOURCE_BUCKET", format!("secret-uploads-{n}")),
+        ("THUMBNAIL_DEST_BUCKET", format!("secret-thumbs-{n}")),
+        ("THUMBNAIL_QUEUE", format!("secret-jobs-{n}")),
+        ("THUMBNAIL_TOPIC", format!("secret-topic-{n}")),
+    ]);
+    env.extend(secrets.map(|(k, v)| (k.to_owned(), v.to_owned())));
+    // Everything the SDK and the HTTP stack say, too.
+    env.insert("RUST_LOG".into(), "debug".into());
+    let topic = env["THUMBNAIL_TOPIC"].clone();
+    let inbox =
+        thumbnail_aws::subscribed_test_queue(&config, &topic, &format!("secret-inbox-{n}")).await;
+    let s3 = s3_client(&config);
+    let photo = jpeg(&quadrants(400, 300), &JpegOptions::default());
+    put(&s3, &env["THUMBNAIL_SOURCE_BUCKET"], "a.jpg", photo).await;
+
+    // To a file: a debug log would fill a pipe nobody reads and stall the worker.
+    let log_path = std::env::temp_dir().join(format!("thumbnail-secrets-{n}.log"));
+    let mut running = worker(&env, &["run", "--set", "visibility=5"])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log_path).unwrap())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while !exists(&s3, &env["THUMBNAIL_DEST_BUCKET"], "a/manifest.json").await {
+        assert!(start.elapsed() < Duration::from_secs(60), "no thumbnails");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let pid = running.id();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    assert!(running.wait().unwrap().success());
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    std::fs::remove_file(&log_path).unwrap();
+    assert!(log.lines().count() > 20, "a debug log: {log}");
+
+    // The URL the notification carries is signed: its signature must not be in the log either.
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let received = sqs
+        .receive_message()
+        .queue_url(&inbox)
+        .wait_time_seconds(5)
+        .send()
+        .await
+        .unwrap();
+    let envelope: serde_json::Value =
+        serde_json::from_str(received.messages()[0].body().unwrap()).unwrap();
+    let data: serde_json::Value =
+        serde_json::from_str(envelope["Message"].as_str().unwrap()).unwrap();
+    let url = data["thumbnails"][0]["url"].as_str().unwrap();
+    let signature = url.split("X-Amz-Signature=").nth(1).unwrap();
+    assert!(signature.len() >= 64, "{url}");
+    for (name, secret) in secrets.iter().chain(&[("a URL signature", signature)]) {
+        let leaks: Vec<&str> = log.lines().filter(|l| l.contains(secret)).collect();
+        assert!(leaks.is_empty(), "{name} is in the log: {leaks:#?}");
+    }
+}
