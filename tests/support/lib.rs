@@ -298,3 +298,27 @@ pub fn free_port() -> u16 {
         .expect("a free loopback port")
         .port()
 }
+
+/// Sends SIGTERM to `child` and waits for it to exit, failing the test if that takes longer than
+/// `within`; returns how it exited.
+pub fn sigterm(
+    mut child: std::process::Child,
+    within: std::time::Duration,
+) -> std::process::ExitStatus {
+    let signalled = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(signalled.success(), "SIGTERM could not be sent");
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().expect("the child can be waited for") {
+            return status;
+        }
+        assert!(
+            start.elapsed() < within,
+            "the process did not stop within {within:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}

@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use aws_sdk_s3::primitives::ByteStream;
-use thumbnail_tests::{JpegOptions, free_port, jpeg, quadrants};
+use thumbnail_tests::{JpegOptions, free_port, jpeg, quadrants, sigterm};
 
 fn worker(env: &BTreeMap<String, String>, args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_thumbnail-worker"));
@@ -85,25 +85,10 @@ async fn exists(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> bool {
 }
 
 /// Sends SIGTERM and expects a clean exit within 15 s.
-async fn terminate(mut running: std::process::Child) {
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &running.id().to_string()])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = running.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(15),
-            "the worker did not stop"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+async fn terminate(running: std::process::Child) {
+    let status = tokio::task::spawn_blocking(move || sigterm(running, Duration::from_secs(15)))
+        .await
+        .unwrap();
     assert!(status.success(), "{status:?}");
 }
 
@@ -387,7 +372,7 @@ async fn no_credential_or_signature_reaches_the_logs() {
 
     // To a file: a debug log would fill a pipe nobody reads and stall the worker.
     let log_path = std::env::temp_dir().join(format!("thumbnail-secrets-{n}.log"));
-    let mut running = worker(&env, &["run", "--set", "visibility=5"])
+    let running = worker(&env, &["run", "--set", "visibility=5"])
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log_path).unwrap())
         .spawn()
@@ -397,15 +382,7 @@ async fn no_credential_or_signature_reaches_the_logs() {
         assert!(start.elapsed() < Duration::from_secs(60), "no thumbnails");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let pid = running.id();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid.to_string()])
-            .status()
-            .unwrap()
-            .success()
-    );
-    assert!(running.wait().unwrap().success());
+    terminate(running).await;
     let log = std::fs::read_to_string(&log_path).unwrap();
     std::fs::remove_file(&log_path).unwrap();
     assert!(log.lines().count() > 20, "a debug log: {log}");

@@ -6,7 +6,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use thumbnail_storage::conformance::fetch;
-use thumbnail_tests::{JpegOptions, free_port, jpeg, quadrants};
+use thumbnail_tests::{JpegOptions, free_port, jpeg, quadrants, sigterm};
 
 struct Scratch(PathBuf);
 
@@ -160,26 +160,11 @@ fn sigterm_stops_the_worker_cleanly() {
     let dir = Scratch::new("sigterm");
     let file = dir.file("a.jpg", &photo(400, 300));
     succeeded(&dir.run(&["upload", file.to_str().unwrap()]));
-    let mut worker = start(&dir, &["run"]);
+    let worker = start(&dir, &["run"]);
     wait_for("the thumbnail", Duration::from_secs(30), || {
         dir.thumbnail("a/manifest.json").exists()
     });
-    let signalled = Command::new("kill")
-        .args(["-TERM", &worker.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(signalled.success());
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = worker.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "the worker did not stop"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = sigterm(worker, Duration::from_secs(10));
     assert!(status.success(), "{status:?}");
 }
 
@@ -248,7 +233,7 @@ fn one_shared_bucket_with_metrics() {
             .unwrap();
         succeeded(&output);
     }
-    let mut worker = shared(&["run"])
+    let worker = shared(&["run"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -306,10 +291,6 @@ fn one_shared_bucket_with_metrics() {
     assert!(!uploads.join("thumbs/intruder").exists());
     assert_eq!(dir.notifications().len(), 2, "one ready, one failed");
 
-    let signalled = Command::new("kill")
-        .args(["-TERM", &worker.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(signalled.success());
-    assert!(worker.wait().unwrap().success());
+    let status = sigterm(worker, Duration::from_secs(10));
+    assert!(status.success(), "{status:?}");
 }
