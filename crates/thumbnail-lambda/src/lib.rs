@@ -122,7 +122,7 @@ impl<S: ObjectStore, D: ObjectStore, N: Notifier> Handler<S, D, N> {
             .unwrap_or_default()
             .to_owned();
         match source.as_str() {
-            "aws:sqs" => Ok(self.handle_sqs(event).await),
+            "aws:sqs" => self.handle_sqs(event).await,
             "aws:sns" => {
                 let messages: Vec<String> = event["Records"]
                     .as_array()
@@ -130,10 +130,15 @@ impl<S: ObjectStore, D: ObjectStore, N: Notifier> Handler<S, D, N> {
                     .flatten()
                     .map(|r| r["Sns"]["Message"].as_str().unwrap_or_default().to_owned())
                     .collect();
+                // Every record is handled before a failure is reported: one bad record must not
+                // keep the others from being made.
+                let mut failure = None;
                 for message in messages {
-                    self.handle_async(&message).await?;
+                    if let Err(e) = self.handle_async(&message).await {
+                        failure.get_or_insert(e);
+                    }
                 }
-                Ok(Value::Object(Default::default()))
+                failure.map_or(Ok(Value::Object(Default::default())), Err)
             }
             _ => {
                 self.handle_async(&event.to_string()).await?;
@@ -142,17 +147,13 @@ impl<S: ObjectStore, D: ObjectStore, N: Notifier> Handler<S, D, N> {
         }
     }
 
-    /// Each message on its own; the answer lists those to retry.
-    async fn handle_sqs(&self, event: Value) -> Value {
+    /// Each message on its own; the answer lists those to retry. An event that cannot be read is
+    /// an error: the whole batch then comes back, where an empty answer would delete it.
+    async fn handle_sqs(&self, event: Value) -> Result<Value, InvocationError> {
         let mut response = SqsBatchResponse::default();
-        let records = match serde_json::from_value::<SqsEvent>(event) {
-            Ok(event) => event.records,
-            Err(e) => {
-                // Lambda made this event; if it cannot be read, nothing in it can be acknowledged.
-                tracing::error!(error = %e, "unreadable SQS event");
-                Vec::new()
-            }
-        };
+        let records = serde_json::from_value::<SqsEvent>(event)
+            .map_err(|e| InvocationError::Retry(format!("unreadable SQS event: {e}")))?
+            .records;
         for message in records {
             let id = message.message_id.unwrap_or_default();
             let body = message.body.unwrap_or_default();
@@ -170,7 +171,7 @@ impl<S: ObjectStore, D: ObjectStore, N: Notifier> Handler<S, D, N> {
                 response.add_failure(id);
             }
         }
-        serde_json::to_value(response).expect("the response serialises")
+        Ok(serde_json::to_value(response).expect("the response serialises"))
     }
 
     /// One SQS message; whether it is to be retried.

@@ -175,6 +175,19 @@ async fn an_sqs_batch_reports_only_the_messages_to_retry() {
     assert!(reasons[1].contains("not JSON"), "{}", reasons[1]);
 }
 
+/// An SQS event Lambda could not have meant (a message id that is not a string) acknowledges
+/// nothing: an error, so the whole batch comes back.
+#[tokio::test]
+async fn an_unreadable_sqs_event_is_an_error_not_an_empty_answer() {
+    let handler = handler(&[("a.jpg", photo())], None).await;
+    let mut event = sqs_event(&[("good", s3_event("aws-object-created", "a.jpg").to_string())]);
+    event["Records"][0]["messageId"] = json!(42);
+    assert!(matches!(
+        handler.handle(event).await,
+        Err(InvocationError::Retry(reason)) if reason.contains("unreadable SQS event")
+    ));
+}
+
 #[tokio::test]
 async fn a_direct_s3_event_fails_as_an_error_for_lambda_to_retry() {
     let handler = handler(
@@ -208,6 +221,21 @@ async fn a_direct_s3_event_fails_as_an_error_for_lambda_to_retry() {
         Err(InvocationError::Failed(reason)) => assert!(reason.contains("broken.jpg"), "{reason}"),
         other => panic!("{other:?}"),
     }
+}
+
+/// Several SNS records, the first failing: the others are still made, then the failure reported.
+#[tokio::test]
+async fn an_sns_record_that_fails_does_not_stop_the_next() {
+    let handler = handler(&[("flaky.jpg", photo()), ("b.jpg", photo())], None).await;
+    let mut event = sns_event(&s3_event("aws-object-created", "flaky.jpg"));
+    let mut second = event["Records"][0].clone();
+    second["Sns"]["Message"] = json!(s3_event("aws-object-created", "b.jpg").to_string());
+    event["Records"].as_array_mut().unwrap().push(second);
+    assert!(matches!(
+        handler.handle(event).await,
+        Err(InvocationError::Retry(_))
+    ));
+    assert!(made(&handler, "b/profile.jpg"));
 }
 
 #[tokio::test]
