@@ -126,6 +126,9 @@ pub struct Settings {
     pub visibility: u64,
     /// `THUMBNAIL_METRICS_ADDR`: address of the worker's `/healthz` and `/metrics` HTTP endpoint (default: none).
     pub metrics_addr: Option<SocketAddr>,
+    /// `THUMBNAIL_SHUTDOWN_GRACE`: seconds the worker gives the messages in flight to finish after
+    /// SIGTERM before it lets them go (default 25, under the 30 s most orchestrators wait).
+    pub shutdown_grace: u64,
 }
 
 impl Default for Settings {
@@ -145,12 +148,13 @@ impl Default for Settings {
             concurrency: std::thread::available_parallelism().map_or(1, |n| n.get()),
             visibility: 120,
             metrics_addr: None,
+            shutdown_grace: 25,
         }
     }
 }
 
 /// The keys, for `--set` and the environment.
-pub const KEYS: [&str; 14] = [
+pub const KEYS: [&str; 15] = [
     "backend",
     "local_dir",
     "source_bucket",
@@ -165,6 +169,7 @@ pub const KEYS: [&str; 14] = [
     "concurrency",
     "visibility",
     "metrics_addr",
+    "shutdown_grace",
 ];
 
 impl Settings {
@@ -254,6 +259,7 @@ impl Settings {
             }
             "concurrency" => self.concurrency = number(value)?.max(1) as usize,
             "visibility" => self.visibility = number(value)?.max(1),
+            "shutdown_grace" => self.shutdown_grace = number(value)?,
             "metrics_addr" => {
                 self.metrics_addr = match optional(value) {
                     Some(addr) => Some(addr.parse().map_err(|_| {
@@ -299,6 +305,11 @@ impl Settings {
             });
         }
         Ok(specs)
+    }
+
+    /// How long the worker waits for the messages in flight after SIGTERM.
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_secs(self.shutdown_grace)
     }
 
     /// How long preview URLs stay valid.

@@ -123,10 +123,17 @@ pub async fn run(settings: &Settings, exit_when_idle: bool) -> Result<()> {
     let visibility = Duration::from_secs(settings.visibility);
     let slots = Arc::new(Semaphore::new(settings.concurrency));
     let mut tasks = JoinSet::new();
+    let mut outage = Outage::default();
     tracing::info!(queue = queue.name(), presets = %settings.presets, "worker started");
     while !*stop.borrow() {
         let announced = match events.as_mut() {
-            Some(events) => events.scan(queue.as_ref()).await?,
+            Some(events) => match events.scan(queue.as_ref()).await {
+                Ok(announced) => announced,
+                Err(e) => {
+                    outage.wait(&format!("{e:#}"), &mut stop).await;
+                    continue;
+                }
+            },
             None => 0,
         };
         let free = slots.available_permits();
@@ -140,8 +147,19 @@ pub async fn run(settings: &Settings, exit_when_idle: bool) -> Result<()> {
             visibility,
         };
         let deliveries = tokio::select! {
-            received = queue.receive(&options) => received?,
+            received = queue.receive(&options) => received,
             _ = stop.changed() => break,
+        };
+        let deliveries = match deliveries {
+            Ok(deliveries) => {
+                outage.over();
+                deliveries
+            }
+            Err(e) if e.is_retryable() => {
+                outage.wait(&e.to_string(), &mut stop).await;
+                continue;
+            }
+            Err(e) => return Err(e.into()),
         };
         while let Some(done) = tasks.try_join_next() {
             reap(Some(done));
@@ -180,11 +198,75 @@ pub async fn run(settings: &Settings, exit_when_idle: bool) -> Result<()> {
             );
         }
     }
-    while let Some(done) = tasks.join_next().await {
-        reap(Some(done));
-    }
+    finish(tasks, settings.shutdown_grace()).await;
     tracing::info!("worker stopped");
     Ok(())
+}
+
+/// Waits for the messages in flight, for at most `grace`. Those still running then are dropped
+/// unsettled: their messages become visible again when their visibility timeout passes, so an
+/// orchestrator's SIGKILL never catches the worker half-way through a write it would have to redo.
+async fn finish(mut tasks: JoinSet<Result<()>>, grace: Duration) {
+    let deadline = tokio::time::Instant::now() + grace;
+    loop {
+        match tokio::time::timeout_at(deadline, tasks.join_next()).await {
+            Ok(Some(done)) => reap(Some(done)),
+            Ok(None) => return,
+            Err(_) => {
+                tracing::warn!(
+                    abandoned = tasks.len(),
+                    grace_seconds = grace.as_secs(),
+                    "the grace period is over: letting the messages still in flight go back to the queue"
+                );
+                tasks.abort_all();
+                return;
+            }
+        }
+    }
+}
+
+/// The queue (or, locally, the source folder) could not be read: how long it has been so, and how
+/// long to wait before trying again. Waits double from 1 s to 30 s, so an outage costs a few
+/// requests a minute rather than a busy loop, and the worker is back within 30 s of the service.
+#[derive(Default)]
+struct Outage {
+    since: Option<std::time::Instant>,
+    failures: u32,
+}
+
+impl Outage {
+    const FIRST: Duration = Duration::from_secs(1);
+    const LONGEST: Duration = Duration::from_secs(30);
+
+    /// Logs the failure, then sleeps (or returns early when the worker is told to stop).
+    async fn wait(&mut self, error: &str, stop: &mut watch::Receiver<bool>) {
+        let since = *self.since.get_or_insert_with(std::time::Instant::now);
+        let delay = (Self::FIRST * 2u32.pow(self.failures.min(5))).min(Self::LONGEST);
+        self.failures += 1;
+        tracing::warn!(
+            error,
+            failures = self.failures,
+            down_for_seconds = since.elapsed().as_secs(),
+            retry_in_seconds = delay.as_secs(),
+            "cannot receive messages; waiting before trying again"
+        );
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = stop.changed() => {}
+        }
+    }
+
+    /// A receive worked: logs the end of an outage, if there was one.
+    fn over(&mut self) {
+        if let Some(since) = self.since.take() {
+            tracing::info!(
+                failures = self.failures,
+                down_for_seconds = since.elapsed().as_secs(),
+                "receiving messages again"
+            );
+            self.failures = 0;
+        }
+    }
 }
 
 /// Handles one delivery, extending its visibility while the work goes on, then settles it.
