@@ -226,8 +226,8 @@ async fn finish(mut tasks: JoinSet<Result<()>>, grace: Duration) {
 }
 
 /// The queue (or, locally, the source folder) could not be read: how long it has been so, and how
-/// long to wait before trying again. Waits double from 1 s to 30 s, so an outage costs a few
-/// requests a minute rather than a busy loop, and the worker is back within 30 s of the service.
+/// long to wait before trying again. Waits double from 1 s to 10 s, so an outage costs a few
+/// requests a minute rather than a busy loop, and the worker is back within 10 s of the service.
 #[derive(Default)]
 struct Outage {
     since: Option<std::time::Instant>,
@@ -236,7 +236,7 @@ struct Outage {
 
 impl Outage {
     const FIRST: Duration = Duration::from_secs(1);
-    const LONGEST: Duration = Duration::from_secs(30);
+    const LONGEST: Duration = Duration::from_secs(10);
 
     /// Logs the failure, then sleeps (or returns early when the worker is told to stop).
     async fn wait(&mut self, error: &str, stop: &mut watch::Receiver<bool>) {

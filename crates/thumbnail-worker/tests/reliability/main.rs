@@ -7,5 +7,6 @@
 
 mod crash;
 mod duplicates;
+mod outage;
 mod rig;
 mod shutdown;

@@ -110,6 +110,11 @@ impl Rig {
         })
     }
 
+    /// The rig's async runtime, for helpers that run beside the worker.
+    pub fn runtime(&self) -> &tokio::runtime::Handle {
+        self.runtime.handle()
+    }
+
     /// The worker binary with this rig's settings.
     pub fn worker(&self, args: &[&str]) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_thumbnail-worker"));
