@@ -416,6 +416,12 @@ fn bad_inputs_give_typed_errors() {
             "JPEG cut at {cut}: {error:?}"
         );
     }
+    // Only the end marker missing: every row is there, so it decodes, as viewers show it.
+    let no_end = &good_jpeg[..good_jpeg.len() - 2];
+    assert_quadrants(
+        &make(no_end, &spec("400x300", Fit::Contain)).unwrap(),
+        "a JPEG without its end marker",
+    );
     for cut in [good_png.len() / 2, 40] {
         let error = engine_error(&good_png[..cut]);
         assert!(

@@ -2,6 +2,10 @@
 //! needs (an EXIF orientation, an ICC profile, CMYK, a lying header), so no test depends on files
 //! from outside the repository.
 
+mod hostile;
+
+pub use hostile::{Expect, Hostile, hostile_corpus};
+
 use std::io::Cursor;
 
 use image::{DynamicImage, ImageEncoder, Rgb, RgbImage, Rgba, RgbaImage};
@@ -35,6 +39,8 @@ pub struct JpegOptions {
     pub progressive: bool,
     /// Quality (default 92).
     pub quality: Option<u8>,
+    /// Zero bytes added to the end of the EXIF block (which then is written even without a tag).
+    pub exif_padding: usize,
 }
 
 /// The text [`JpegOptions::private_exif`] plants in the EXIF block.
@@ -50,11 +56,10 @@ pub fn jpeg(image: &RgbImage, options: &JpegOptions) -> Vec<u8> {
         compress.set_progressive_mode();
     }
     let mut started = compress.start_compress(Vec::new()).unwrap();
-    if options.orientation.is_some() || options.private_exif {
-        started.write_marker(
-            Marker::APP(1),
-            &exif(options.orientation, options.private_exif),
-        );
+    if options.orientation.is_some() || options.private_exif || options.exif_padding > 0 {
+        let mut block = exif(options.orientation, options.private_exif);
+        block.resize(block.len() + options.exif_padding, 0);
+        started.write_marker(Marker::APP(1), &block);
     }
     if let Some(icc) = &options.icc {
         started.write_icc_profile(icc);
@@ -202,7 +207,7 @@ pub fn png_claiming(width: u32, height: u32) -> Vec<u8> {
     out
 }
 
-fn push_png_chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
+pub(crate) fn push_png_chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
     out.extend_from_slice(&(data.len() as u32).to_be_bytes());
     let start = out.len();
     out.extend_from_slice(kind);

@@ -75,21 +75,22 @@ impl<S: ObjectStore, D: ObjectStore, N: Notifier> Pipeline<S, D, N> {
                         retry = true;
                         continue;
                     }
-                    Err(e) => (Some(object), e.to_string()),
+                    Err(e) => (Some(object), e.reason(), e.to_string()),
                 },
                 Record::Skipped { .. } => continue,
                 Record::Invalid { index, reason } => {
                     self.metrics.failure("invalid_event");
-                    (None, format!("record {index}: {reason}"))
+                    (None, "invalid_event", format!("record {index}: {reason}"))
                 }
             };
-            tracing::warn!(reason = %failure.1, "permanent failure");
-            if let Err(e) = self.announce_failure(failure.0, &failure.1).await {
+            let (object, code, reason) = failure;
+            tracing::warn!(%reason, "permanent failure");
+            if let Err(e) = self.announce_failure(object, code, &reason).await {
                 // The failure must reach the user: try the whole message again later.
                 tracing::warn!(error = %e, "could not announce a failure");
                 retry |= e.is_retryable();
             }
-            reasons.push(failure.1);
+            reasons.push(reason);
         }
         if retry {
             Disposition::Retry {
@@ -107,6 +108,7 @@ impl<S: ObjectStore, D: ObjectStore, N: Notifier> Pipeline<S, D, N> {
     async fn announce_failure(
         &self,
         object: Option<&thumbnail_events::CreatedObject>,
+        code: &str,
         reason: &str,
     ) -> Result<(), ProcessError> {
         let (subject, source) = match object {
@@ -120,7 +122,8 @@ impl<S: ObjectStore, D: ObjectStore, N: Notifier> Pipeline<S, D, N> {
             ),
         };
         let text = format!("No thumbnails could be made.\n\nReason: {reason}\n");
-        let data = serde_json::json!({"source": source, "error": reason});
+        // `reason` is the stable code (as in the metrics), for programs; `error` the sentence, for people.
+        let data = serde_json::json!({"source": source, "reason": code, "error": reason});
         self.notifier
             .publish(&Notification::new(subject, text, data))
             .await?;

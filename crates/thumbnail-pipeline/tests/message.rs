@@ -80,6 +80,7 @@ async fn a_bad_record_is_announced_and_dead_lettered_without_losing_the_good_one
             .unwrap()
             .contains("corrupt")
     );
+    assert_eq!(published[1].data["reason"], "corrupt");
 }
 
 #[tokio::test]

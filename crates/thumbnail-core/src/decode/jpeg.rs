@@ -31,6 +31,17 @@ pub(super) fn decode(
     mut pixels: Vec<u8>,
     choose_shrink: impl FnOnce(&ImageInfo) -> u32,
 ) -> Result<(Raster, ImageInfo), Error> {
+    // libjpeg's memory source reports the end of the input as soon as it reads ahead into it, even
+    // when every byte of image data is there. A file that lacks only its end marker (some cameras
+    // write none; some copies are cut just there) is given one, so it decodes as viewers show it;
+    // one cut inside its image data then runs into that marker early, which is fatal below.
+    let completed;
+    let input = if input.ends_with(&[0xFF, 0xD9]) {
+        input
+    } else {
+        completed = [input, &[0xFF, 0xD9]].concat();
+        &completed[..]
+    };
     guarded(move || {
         let mut jpeg = open(input)?;
         let info = info(&jpeg);
@@ -136,9 +147,10 @@ fn guarded<T>(work: impl FnOnce() -> Result<T, Error>) -> Result<T, Error> {
 }
 
 /// libjpeg's standard error manager, except that fatal errors unwind (libjpeg must not continue) and
-/// a premature end of file, which libjpeg only warns about and pads with grey, is fatal too:
-/// a truncated upload should fail, not become a half-grey thumbnail. Other warnings (stray bytes
-/// between markers, common in camera files) are tolerated, as every viewer does.
+/// image data that ends early (at the end of the file, or at a marker), which libjpeg only warns
+/// about and pads with grey, is fatal too: a truncated upload should fail, not become a half-grey
+/// thumbnail. Other warnings (stray bytes between markers, common in camera files) are tolerated,
+/// as every viewer does.
 fn strict_error_mgr() -> jpeg_error_mgr {
     // SAFETY: jpeg_error_mgr is a plain C struct for which all-zero is a valid value, and
     // jpeg_std_error fills in every field it needs.
@@ -158,7 +170,8 @@ unsafe extern "C-unwind" fn raise_fatal(cinfo: &mut jpeg_common_struct) {
 unsafe extern "C-unwind" fn on_message(cinfo: &mut jpeg_common_struct, level: c_int) {
     // SAFETY: libjpeg calls this with its own cinfo, whose `err` points at our live error manager.
     let code = unsafe { (*cinfo.err).msg_code };
-    if level < 0 && code == mozjpeg_sys::JWRN_JPEG_EOF as c_int {
+    let truncated = [mozjpeg_sys::JWRN_JPEG_EOF, mozjpeg_sys::JWRN_HIT_MARKER];
+    if level < 0 && truncated.iter().any(|&w| code == w as c_int) {
         // SAFETY: as above; raise_fatal never returns.
         unsafe { raise_fatal(cinfo) }
     }

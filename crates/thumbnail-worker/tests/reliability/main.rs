@@ -7,6 +7,7 @@
 
 mod crash;
 mod duplicates;
+mod hostile;
 mod outage;
 mod rig;
 mod shutdown;
