@@ -8,6 +8,7 @@
 mod crash;
 mod duplicates;
 mod hostile;
+mod keys;
 mod outage;
 mod rig;
 mod shutdown;

@@ -1,0 +1,170 @@
+//! Keys and paths, end to end: uploads whose keys hold spaces, `+`, `%`, a literal `%2B`, NFC and
+//! NFD accents (two different keys), emoji and over 1000 bytes get thumbnails under exactly their
+//! own name; events naming keys that could walk out of a folder or break a log line (leading `/`,
+//! `./`, `../`, `//`, control characters) and a key whose thumbnail keys would pass S3's 1024
+//! bytes are failed with a reason that names the rule, and nothing is written for them.
+
+use std::time::Duration;
+
+use thumbnail_tests::{JpegOptions, jpeg, quadrants, sigterm};
+
+use crate::rig::{Backend, Rig, report};
+
+/// A key of `len` bytes under `keys/long/`, in segments of at most 200 bytes (a local file name
+/// holds at most 255), ending in `.jpg`.
+fn long_key(len: usize) -> String {
+    let mut key = "keys/long/".to_owned();
+    while len - key.len() > 204 {
+        key.push_str(&"k".repeat(199));
+        key.push('/');
+    }
+    key.push_str(&"k".repeat(len - key.len() - 4));
+    key.push_str(".jpg");
+    key
+}
+
+fn keys(backend: Backend) {
+    let Some(rig) = Rig::new(backend, "keys", &[("concurrency", "2")]) else {
+        return;
+    };
+    let good = [
+        "keys/with space.jpg".to_owned(),
+        "keys/plus+sign.jpg".to_owned(),
+        "keys/100%.jpg".to_owned(),
+        "keys/literal%2B.jpg".to_owned(),
+        "keys/caf\u{e9}.jpg".to_owned(),   // NFC
+        "keys/cafe\u{301}.jpg".to_owned(), // NFD: another key
+        "keys/\u{1F4F7} camera.jpg".to_owned(),
+        long_key(1012),
+    ];
+    // The thumbnail of a 1020-byte key would be `<1016 bytes>/profile.jpg`: too long for S3.
+    let too_long = long_key(1020);
+    let refused = [
+        "/leading-slash.jpg",
+        "./dot.jpg",
+        "../escape.jpg",
+        "keys/../../escape.jpg",
+        "keys//double.jpg",
+        "keys/new\nline.jpg",
+        "keys/tab\there.jpg",
+        "keys/nul\0.jpg",
+    ];
+    let photo = jpeg(&quadrants(400, 300), &JpegOptions::default());
+    for key in good.iter().chain([&too_long]) {
+        rig.upload(key, &photo);
+    }
+    for key in refused {
+        rig.send_event(key);
+    }
+    let worker = rig.start(&[]);
+    let expected_notifications = good.len() + 1 + refused.len();
+    rig.wait_for("every key's outcome", Duration::from_secs(120), || {
+        rig.notifications().len() >= expected_notifications && rig.queued() == 0
+    });
+    assert!(sigterm(worker, Duration::from_secs(30)).success());
+
+    let notifications = rig.notifications();
+    assert_eq!(notifications.len(), expected_notifications);
+    let thumbnails = rig.thumbnail_keys();
+    let mut lines = Vec::new();
+    for key in &good {
+        let base = key.strip_suffix(".jpg").unwrap();
+        for name in ["profile.jpg", "wide.jpg", "manifest.json"] {
+            let thumbnail = format!("{base}/{name}");
+            assert!(thumbnails.contains(&thumbnail), "{thumbnail:?} missing");
+        }
+        let ready = notifications
+            .iter()
+            .find(|n| n["data"]["source"]["key"] == **key);
+        let ready = ready.unwrap_or_else(|| panic!("{key:?} not announced"));
+        assert!(
+            ready["subject"]
+                .as_str()
+                .unwrap()
+                .starts_with("Thumbnails ready")
+        );
+        lines.push(format!(
+            "  {:<40} thumbnails under its own name",
+            shown(key)
+        ));
+    }
+    assert_eq!(thumbnails.len(), good.len() * 3, "{thumbnails:#?}");
+
+    let failures: Vec<(&str, &str)> = notifications
+        .iter()
+        .filter(|n| {
+            n["subject"]
+                .as_str()
+                .unwrap()
+                .starts_with("Thumbnails failed")
+        })
+        .map(|n| {
+            (
+                n["data"]["reason"].as_str().unwrap(),
+                n["data"]["error"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    let failure = |key: &str| {
+        let escaped = key.escape_debug().to_string();
+        *failures
+            .iter()
+            .find(|(_, error)| error.contains(&escaped))
+            .unwrap_or_else(|| panic!("no failure names {key:?}: {failures:#?}"))
+    };
+    // Its notification names the upload; the error, the thumbnail key that cannot be.
+    let notification = notifications
+        .iter()
+        .find(|n| n["data"]["source"]["key"] == *too_long)
+        .expect("the too-long key is announced");
+    let reason = notification["data"]["reason"].as_str().unwrap();
+    let error = notification["data"]["error"].as_str().unwrap();
+    assert_eq!(reason, "invalid_key", "{error}");
+    assert!(error.contains("at most 1024 bytes"), "{error}");
+    lines.push(format!(
+        "  {:<40} {reason}: {}",
+        shown(&too_long),
+        rule(error)
+    ));
+    for key in refused {
+        let (reason, error) = failure(key);
+        assert_eq!(reason, "invalid_event", "{key:?}: {error}");
+        assert!(error.contains("a key cannot"), "{key:?}: {error}");
+        lines.push(format!("  {:<40} {reason}: {}", shown(key), rule(error)));
+    }
+    assert_eq!(rig.dead_letters().len(), 1 + refused.len());
+    report(
+        &format!("keys-{backend:?}").to_lowercase(),
+        &format!(
+            "keys ({backend:?}): {} processed under their own name, {} refused with the rule\n{}",
+            good.len(),
+            refused.len() + 1,
+            lines.join("\n")
+        ),
+    );
+}
+
+/// A key as the report shows it: escaped, long ones shortened.
+fn shown(key: &str) -> String {
+    let escaped = key.escape_debug().to_string();
+    if escaped.len() > 36 {
+        format!("{}... ({} bytes)", &escaped[..20], key.len())
+    } else {
+        format!("{escaped:?}")
+    }
+}
+
+/// The rule an error message names (after the key).
+fn rule(error: &str) -> &str {
+    error.rsplit(": ").next().unwrap_or(error)
+}
+
+#[test]
+fn keys_local() {
+    keys(Backend::Local);
+}
+
+#[test]
+fn keys_aws() {
+    keys(Backend::Aws);
+}
