@@ -21,7 +21,6 @@ pub enum Backend {
 /// One worker configuration, its scratch folder, and (on AWS) the clients that look at its buckets
 /// and queues.
 pub struct Rig {
-    pub backend: Backend,
     /// The worker's environment.
     pub env: BTreeMap<String, String>,
     dir: PathBuf,
@@ -101,7 +100,6 @@ impl Rig {
             }
         };
         Some(Rig {
-            backend,
             env,
             dir,
             runtime,
@@ -148,14 +146,6 @@ impl Rig {
         (1..=count)
             .map(|n| std::fs::read_to_string(self.dir.join(format!("worker-{n}.log"))).unwrap())
             .collect()
-    }
-
-    /// A file in the rig's scratch folder.
-    pub fn file(&self, name: &str, bytes: &[u8]) -> PathBuf {
-        let path = self.dir.join("files").join(name);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, bytes).unwrap();
-        path
     }
 
     fn local(&self, bucket: &str) -> PathBuf {
