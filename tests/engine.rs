@@ -416,6 +416,21 @@ fn bad_inputs_give_typed_errors() {
             "JPEG cut at {cut}: {error:?}"
         );
     }
+    // Found by the decode fuzz target: a PLTE chunk of 58 bytes (not a multiple of 3) makes the png
+    // crate (0.18.1) index past its palette and panic. The engine's guard turns that into this
+    // image's error, so a worker thread survives it.
+    let odd_palette = include_bytes!("fixtures/png-odd-palette.png");
+    let error = engine_error(odd_palette);
+    assert!(
+        matches!(
+            error,
+            Error::Corrupt {
+                format: ImageFormat::Png,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
     // Only the end marker missing: every row is there, so it decodes, as viewers show it.
     let no_end = &good_jpeg[..good_jpeg.len() - 2];
     assert_quadrants(

@@ -35,7 +35,7 @@ pub struct Hostile {
 /// The default byte limit of the engine (`Limits::default().max_bytes`).
 const MAX_BYTES: usize = 100 * 1024 * 1024;
 
-/// The whole corpus (42 files). Every call makes the same bytes.
+/// The whole corpus (43 files). Every call makes the same bytes.
 pub fn hostile_corpus() -> Vec<Hostile> {
     use Expect::{Fails, Thumbnails};
     let photo = jpeg(&quadrants(640, 480), &JpegOptions::default());
@@ -297,6 +297,12 @@ pub fn hostile_corpus() -> Vec<Hostile> {
             over_limit(&photo),
             Fails("too_large"),
             "a JPEG past the 100 MiB byte limit",
+        ),
+        (
+            "png-odd-palette.png",
+            include_bytes!("../fixtures/png-odd-palette.png").to_vec(),
+            Fails("corrupt"),
+            "PNG whose 58-byte palette panics the png crate (found by fuzzing)",
         ),
     ];
     // A few good files among them: they must come out untouched by their neighbours.

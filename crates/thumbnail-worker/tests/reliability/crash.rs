@@ -71,7 +71,7 @@ fn crash_suite(backend: Backend) {
     let last = rig.start(&[]);
     rig.wait_for(
         "every image and an empty queue",
-        Duration::from_secs(300),
+        Duration::from_secs(120 + images as u64),
         || made(&rig) == good && rig.dead_letters().len() >= images - good && rig.queued() == 0,
     );
     let elapsed = start.elapsed();

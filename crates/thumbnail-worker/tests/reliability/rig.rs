@@ -403,7 +403,9 @@ impl Rig {
                 "timed out after {timeout:?} waiting for {what}\n{}",
                 tail(&self.logs(), 40)
             );
-            std::thread::sleep(Duration::from_millis(100));
+            // Not faster: on the test server every look is a few requests that compete with the
+            // worker's own.
+            std::thread::sleep(Duration::from_millis(500));
         }
     }
 }
