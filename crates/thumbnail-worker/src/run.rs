@@ -355,3 +355,45 @@ fn file_name(file: &Path) -> Result<String> {
         .to_string_lossy()
         .into_owned())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn the_grace_period_bounds_the_wait_for_work_in_flight() {
+        let mut tasks = JoinSet::new();
+        tasks.spawn(async { Ok(()) });
+        let (done_tx, done) = tokio::sync::oneshot::channel::<()>();
+        tasks.spawn(async move {
+            let _dropped_when_aborted = done_tx;
+            std::future::pending::<()>().await;
+            Ok(())
+        });
+        let start = tokio::time::Instant::now();
+        finish(tasks, Duration::from_secs(25)).await;
+        assert_eq!(start.elapsed(), Duration::from_secs(25));
+        // The stuck task was aborted (its future dropped), not left running.
+        assert!(done.await.is_err());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_outage_backs_off_to_ten_seconds_and_ends_on_stop() {
+        let (stop_tx, mut stop) = watch::channel(false);
+        let mut outage = Outage::default();
+        let mut waits = Vec::new();
+        for _ in 0..6 {
+            let start = tokio::time::Instant::now();
+            outage.wait("unreachable", &mut stop).await;
+            waits.push(start.elapsed().as_secs());
+        }
+        assert_eq!(waits, [1, 2, 4, 8, 10, 10]);
+        outage.over();
+        assert_eq!(outage.failures, 0);
+        // A stop cuts a wait short.
+        stop_tx.send(true).unwrap();
+        let start = tokio::time::Instant::now();
+        outage.wait("unreachable", &mut stop).await;
+        assert_eq!(start.elapsed(), Duration::ZERO);
+    }
+}
