@@ -15,9 +15,21 @@ pub struct Aws {
 
 impl Aws {
     /// Loads the standard chain: `AWS_REGION`, `AWS_ENDPOINT_URL`, credentials, profiles.
+    ///
+    /// With one addition: a response must begin within 30 s (more than SQS's 20 s long poll). The
+    /// SDK sets no such limit, so a connection that silently stops answering (a frozen server, a
+    /// NAT that dropped the flow) would hold its request, and the worker, for ever; this way the
+    /// attempt fails, the SDK retries on a new connection, and the worker's backoff takes over.
     pub async fn load() -> Self {
+        let timeouts = aws_config::timeout::TimeoutConfig::builder()
+            .connect_timeout(std::time::Duration::from_secs(3))
+            .read_timeout(std::time::Duration::from_secs(30))
+            .build();
         Aws {
-            config: aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await,
+            config: aws_config::defaults(aws_config::BehaviorVersion::latest())
+                .timeout_config(timeouts)
+                .load()
+                .await,
         }
     }
 
