@@ -97,7 +97,16 @@ pub struct PipelineConfig {
     /// is downloaded: an image that cannot fit fails permanently instead of running out of memory
     /// again on every retry. `None`: no check beyond `limits`.
     pub memory_budget: Option<u64>,
+    /// Receives after which a message is given up on (announced and dead-lettered) instead of
+    /// handled again: a message that crashes or stalls every worker that takes it must not do so
+    /// for ever. [`MAX_RECEIVES`] by default, as the dead-letter redrive `setup` gives an SQS
+    /// queue, so the local queue behaves the same; `None`: no limit.
+    pub max_receives: Option<u32>,
 }
+
+/// The default [`PipelineConfig::max_receives`], and the `maxReceiveCount` of the SQS redrive
+/// policy `thumbnail-worker setup` writes.
+pub const MAX_RECEIVES: u32 = 5;
 
 impl PipelineConfig {
     /// A configuration making `specs`, with the defaults: no prefix, separate buckets, URLs valid for
@@ -112,6 +121,7 @@ impl PipelineConfig {
             // Keys are stable across re-uploads of a source, so not `immutable`.
             cache_control: "public, max-age=86400".into(),
             memory_budget: None,
+            max_receives: Some(MAX_RECEIVES),
         }
     }
 }

@@ -54,10 +54,30 @@ impl<S: ObjectStore, D: ObjectStore, N: Notifier> Pipeline<S, D, N> {
                 };
             }
         };
+        // Received too often without being settled: whatever happens to it, stop trying.
+        let given_up = self
+            .config
+            .max_receives
+            .filter(|&max| receive_count > max)
+            .map(|max| {
+                format!(
+                    "received {receive_count} times without being settled, more than the {max} \
+                     allowed: it may be crashing or stalling the worker"
+                )
+            });
         let mut retry = false;
         let mut reasons = Vec::new();
         for record in &message.records {
             let failure = match record {
+                Record::Created(object) if given_up.is_some() => {
+                    self.metrics.failure("too_many_receives");
+                    let why = given_up.as_deref().unwrap_or_default();
+                    (
+                        Some(object),
+                        "too_many_receives",
+                        format!("image {}: {why}", object.key),
+                    )
+                }
                 Record::Created(object) => match self
                     .process(object)
                     // Every log line of this object's work names it.

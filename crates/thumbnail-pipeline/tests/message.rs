@@ -7,7 +7,7 @@ use common::MockNotifier;
 use thumbnail_core::Presets;
 use thumbnail_notify::{MemoryNotifier, NotifyError};
 use thumbnail_pipeline::{
-    Disposition, FAILURE_REASON, Pipeline, PipelineConfig, retry_delay, settle,
+    Disposition, FAILURE_REASON, MAX_RECEIVES, Pipeline, PipelineConfig, retry_delay, settle,
 };
 use thumbnail_queue::{MemoryQueue, OutgoingMessage, Queue, ReceiveOptions};
 use thumbnail_storage::{MemoryStore, ObjectKey, ObjectStore, PutOptions};
@@ -81,6 +81,29 @@ async fn a_bad_record_is_announced_and_dead_lettered_without_losing_the_good_one
             .contains("corrupt")
     );
     assert_eq!(published[1].data["reason"], "corrupt");
+}
+
+#[tokio::test]
+async fn a_message_received_too_often_is_given_up_on_without_decoding() {
+    let photo = jpeg(&quadrants(400, 300), &JpegOptions::default());
+    let body = event(&[("ObjectCreated:Put", "cat.jpg")]);
+
+    let pipeline = pipeline_with(&[("cat.jpg", photo.clone())]).await;
+    let disposition = pipeline.handle(&body, MAX_RECEIVES + 1).await;
+    let Disposition::DeadLetter { reason } = disposition else {
+        panic!("{disposition:?}")
+    };
+    assert!(reason.contains("received 6 times"), "{reason}");
+    assert!(pipeline.dest().keys().is_empty(), "nothing decoded");
+    let published = pipeline.notifier().published();
+    assert_eq!(published.len(), 1);
+    assert_eq!(published[0].subject, "Thumbnails failed: cat.jpg");
+    assert_eq!(published[0].data["reason"], "too_many_receives");
+
+    // At the limit it is still worked on.
+    let pipeline = pipeline_with(&[("cat.jpg", photo)]).await;
+    assert_eq!(pipeline.handle(&body, MAX_RECEIVES).await, Disposition::Ack);
+    assert!(!pipeline.dest().keys().is_empty());
 }
 
 #[tokio::test]

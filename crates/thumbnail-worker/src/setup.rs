@@ -12,8 +12,9 @@ use aws_sdk_sqs::types::QueueAttributeName;
 
 use thumbnail_config::Settings;
 
-/// Receives before SQS moves a message to the dead-letter queue.
-const MAX_RECEIVE_COUNT: u32 = 5;
+/// Receives before SQS moves a message to the dead-letter queue: the pipeline's own limit, so the
+/// local queue and SQS give up on a message at the same point.
+const MAX_RECEIVE_COUNT: u32 = thumbnail_pipeline::MAX_RECEIVES;
 
 /// What `setup` may add beyond the settings.
 #[derive(Debug, Default)]
