@@ -59,7 +59,20 @@ pub enum Record {
         index: usize,
         /// What is wrong with it.
         reason: String,
+        /// The object it names, when what is wrong is its key (`..`, a leading `/`, a control
+        /// character, ...): the bucket, and the key decoded as far as it goes, so a failure can be
+        /// announced under the name the uploader knows.
+        named: Option<NamedObject>,
     },
+}
+
+/// An object an event names by a key no store accepts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NamedObject {
+    /// The bucket.
+    pub bucket: String,
+    /// The key, `+` and `%XX` decoded (invalid UTF-8 replaced).
+    pub key: String,
 }
 
 /// A parsed message.
@@ -130,7 +143,11 @@ fn parse_at(value: Value, depth: u8) -> Result<Message, EventError> {
 
 /// Parses one record on its own, filling in what S3 stand-ins leave out.
 fn record(index: usize, raw: &Value) -> Record {
-    let invalid = |reason: String| Record::Invalid { index, reason };
+    let invalid = |reason: String| Record::Invalid {
+        index,
+        reason,
+        named: None,
+    };
     let Value::Object(fields) = raw else {
         return invalid("a record is not a JSON object".into());
     };
@@ -154,12 +171,19 @@ fn record(index: usize, raw: &Value) -> Record {
     };
     created(record).unwrap_or_else(|skip_or_invalid| match skip_or_invalid {
         Ok(event_name) => Record::Skipped { event_name },
-        Err(reason) => invalid(reason),
+        Err((reason, named)) => Record::Invalid {
+            index,
+            reason,
+            named,
+        },
     })
 }
 
-/// The created object of a record; `Err(Ok(name))` for other events, `Err(Err(reason))` if unusable.
-fn created(record: S3EventRecord) -> Result<Record, Result<String, String>> {
+/// Why a record cannot be used, and the object it names if its key is the trouble.
+type Unusable = (String, Option<NamedObject>);
+
+/// The created object of a record; `Err(Ok(name))` for other events, `Err(Err(why))` if unusable.
+fn created(record: S3EventRecord) -> Result<Record, Result<String, Unusable>> {
     let event_name = record.event_name.unwrap_or_default();
     if !event_name.starts_with("ObjectCreated:") {
         return Err(Ok(event_name));
@@ -169,13 +193,24 @@ fn created(record: S3EventRecord) -> Result<Record, Result<String, String>> {
         .bucket
         .name
         .filter(|b| !b.is_empty())
-        .ok_or(Err("no bucket name".to_owned()))?;
+        .ok_or(Err(("no bucket name".to_owned(), None)))?;
     let raw_key = record
         .s3
         .object
         .key
-        .ok_or(Err("no object key".to_owned()))?;
-    let key = decode_key(&raw_key).map_err(Err)?;
+        .ok_or(Err(("no object key".to_owned(), None)))?;
+    let key = decode_key(&raw_key).map_err(|reason| {
+        let key = percent_encoding::percent_decode_str(&raw_key.replace('+', " "))
+            .decode_utf8_lossy()
+            .into_owned();
+        Err((
+            reason,
+            Some(NamedObject {
+                bucket: bucket.clone(),
+                key,
+            }),
+        ))
+    })?;
     Ok(Record::Created(CreatedObject {
         bucket,
         key,

@@ -84,6 +84,20 @@ fn one_bad_record_does_not_lose_the_good_ones() {
         );
     }
     assert_eq!(created(&message.records[4]).key.as_str(), "also good.jpg");
+    // A record whose key is the trouble still says which object it names.
+    let Record::Invalid { named, reason, .. } = &message.records[1] else {
+        unreachable!()
+    };
+    let named = named.as_ref().expect("the object is named");
+    assert_eq!(
+        (named.bucket.as_str(), named.key.as_str()),
+        ("b", "../escape.jpg")
+    );
+    assert!(reason.contains("'..'"), "{reason}");
+    assert!(matches!(
+        &message.records[3],
+        Record::Invalid { named: None, .. }
+    ));
 }
 
 #[test]

@@ -73,7 +73,7 @@ impl<S: ObjectStore, D: ObjectStore, N: Notifier> Pipeline<S, D, N> {
                     self.metrics.failure("too_many_receives");
                     let why = given_up.as_deref().unwrap_or_default();
                     (
-                        Some(object),
+                        Some(Source::of(object)),
                         "too_many_receives",
                         format!("image {}: {why}", object.key),
                     )
@@ -95,17 +95,34 @@ impl<S: ObjectStore, D: ObjectStore, N: Notifier> Pipeline<S, D, N> {
                         retry = true;
                         continue;
                     }
-                    Err(e) => (Some(object), e.reason(), e.to_string()),
+                    Err(e) => (Some(Source::of(object)), e.reason(), e.to_string()),
                 },
                 Record::Skipped { .. } => continue,
-                Record::Invalid { index, reason } => {
+                Record::Invalid {
+                    index,
+                    reason,
+                    named: Some(named),
+                } => {
+                    self.metrics.failure("invalid_key");
+                    let source = Source {
+                        bucket: &named.bucket,
+                        key: &named.key,
+                        etag: None,
+                    };
+                    (
+                        Some(source),
+                        "invalid_key",
+                        format!("record {index}: {reason}"),
+                    )
+                }
+                Record::Invalid { index, reason, .. } => {
                     self.metrics.failure("invalid_event");
                     (None, "invalid_event", format!("record {index}: {reason}"))
                 }
             };
-            let (object, code, reason) = failure;
+            let (source, code, reason) = failure;
             tracing::warn!(%reason, "permanent failure");
-            if let Err(e) = self.announce_failure(object, code, &reason).await {
+            if let Err(e) = self.announce_failure(source, code, &reason).await {
                 // The failure must reach the user: try the whole message again later.
                 tracing::warn!(error = %e, "could not announce a failure");
                 retry |= e.is_retryable();
@@ -127,14 +144,14 @@ impl<S: ObjectStore, D: ObjectStore, N: Notifier> Pipeline<S, D, N> {
 
     async fn announce_failure(
         &self,
-        object: Option<&thumbnail_events::CreatedObject>,
+        source: Option<Source<'_>>,
         code: &str,
         reason: &str,
     ) -> Result<(), ProcessError> {
-        let (subject, source) = match object {
+        let (subject, source) = match source {
             Some(o) => (
                 format!("Thumbnails failed: {}", o.key),
-                serde_json::json!({"bucket": o.bucket, "key": o.key.as_str(), "etag": o.etag}),
+                serde_json::json!({"bucket": o.bucket, "key": o.key, "etag": o.etag}),
             ),
             None => (
                 "Thumbnails failed: unreadable event".to_owned(),
@@ -148,6 +165,23 @@ impl<S: ObjectStore, D: ObjectStore, N: Notifier> Pipeline<S, D, N> {
             .publish(&Notification::new(subject, text, data))
             .await?;
         Ok(())
+    }
+}
+
+/// The object a failure is announced for: one that was created, or one whose key no store accepts.
+struct Source<'a> {
+    bucket: &'a str,
+    key: &'a str,
+    etag: Option<&'a str>,
+}
+
+impl<'a> Source<'a> {
+    fn of(object: &'a thumbnail_events::CreatedObject) -> Self {
+        Source {
+            bucket: &object.bucket,
+            key: object.key.as_str(),
+            etag: object.etag.as_deref(),
+        }
     }
 }
 

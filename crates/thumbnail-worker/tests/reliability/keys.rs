@@ -2,7 +2,8 @@
 //! NFD accents (two different keys), emoji and over 1000 bytes get thumbnails under exactly their
 //! own name; events naming keys that could walk out of a folder or break a log line (leading `/`,
 //! `./`, `../`, `//`, control characters) and a key whose thumbnail keys would pass S3's 1024
-//! bytes are failed with a reason that names the rule, and nothing is written for them.
+//! bytes are announced as failed under their own name, with the rule they break, and nothing is
+//! written for them.
 
 use std::time::Duration;
 
@@ -90,35 +91,26 @@ fn keys(backend: Backend) {
     }
     assert_eq!(thumbnails.len(), good.len() * 3, "{thumbnails:#?}");
 
-    let failures: Vec<(&str, &str)> = notifications
-        .iter()
-        .filter(|n| {
-            n["subject"]
+    // Every refused key is announced under its own name, with the rule it breaks.
+    let failure = |key: &str| {
+        let notification = notifications
+            .iter()
+            .find(|n| n["data"]["source"]["key"] == *key)
+            .unwrap_or_else(|| panic!("{key:?} is not announced: {notifications:#?}"));
+        assert!(
+            notification["subject"]
                 .as_str()
                 .unwrap()
-                .starts_with("Thumbnails failed")
-        })
-        .map(|n| {
-            (
-                n["data"]["reason"].as_str().unwrap(),
-                n["data"]["error"].as_str().unwrap(),
-            )
-        })
-        .collect();
-    let failure = |key: &str| {
-        let escaped = key.escape_debug().to_string();
-        *failures
-            .iter()
-            .find(|(_, error)| error.contains(&escaped))
-            .unwrap_or_else(|| panic!("no failure names {key:?}: {failures:#?}"))
+                .starts_with("Thumbnails failed: "),
+            "{notification}"
+        );
+        (
+            notification["data"]["reason"].as_str().unwrap(),
+            notification["data"]["error"].as_str().unwrap(),
+        )
     };
-    // Its notification names the upload; the error, the thumbnail key that cannot be.
-    let notification = notifications
-        .iter()
-        .find(|n| n["data"]["source"]["key"] == *too_long)
-        .expect("the too-long key is announced");
-    let reason = notification["data"]["reason"].as_str().unwrap();
-    let error = notification["data"]["error"].as_str().unwrap();
+    // The too-long key's error names the thumbnail key that cannot be.
+    let (reason, error) = failure(&too_long);
     assert_eq!(reason, "invalid_key", "{error}");
     assert!(error.contains("at most 1024 bytes"), "{error}");
     lines.push(format!(
@@ -128,7 +120,7 @@ fn keys(backend: Backend) {
     ));
     for key in refused {
         let (reason, error) = failure(key);
-        assert_eq!(reason, "invalid_event", "{key:?}: {error}");
+        assert_eq!(reason, "invalid_key", "{key:?}: {error}");
         assert!(error.contains("a key cannot"), "{key:?}: {error}");
         lines.push(format!("  {:<40} {reason}: {}", shown(key), rule(error)));
     }
