@@ -1,6 +1,7 @@
 //! A corpus of hostile and broken files, made in code, each with the outcome the pipeline must give
-//! it. `cargo run -p thumbnail-tests --bin hostile-corpus -- DIR` writes it out (with
-//! `expected.tsv`) for a look, or for other tools; the reliability suite feeds it to the worker.
+//! it under the default limits and a memory budget of 96 MiB (`THUMBNAIL_MEMORY_BUDGET=96`).
+//! `cargo run -p thumbnail-tests --bin hostile-corpus -- DIR` writes it out (with `expected.tsv`)
+//! for a look, or for other tools; the reliability suite feeds it to the worker.
 
 use image::{DynamicImage, ImageFormat, Rgba, RgbaImage};
 
@@ -15,7 +16,7 @@ pub enum Expect {
     /// Make its thumbnails.
     Thumbnails,
     /// Fail it permanently (announce the failure, dead-letter the message) for this reason: the
-    /// `reason` label of `thumbnail_images_failed_total`, which also starts the failure message.
+    /// `reason` label of `thumbnail_images_failed_total`, and of the failure notification.
     Fails(&'static str),
 }
 
@@ -35,7 +36,7 @@ pub struct Hostile {
 /// The default byte limit of the engine (`Limits::default().max_bytes`).
 const MAX_BYTES: usize = 100 * 1024 * 1024;
 
-/// The whole corpus (43 files). Every call makes the same bytes.
+/// The whole corpus (44 files). Every call makes the same bytes.
 pub fn hostile_corpus() -> Vec<Hostile> {
     use Expect::{Fails, Thumbnails};
     let photo = jpeg(&quadrants(640, 480), &JpegOptions::default());
@@ -251,6 +252,12 @@ pub fn hostile_corpus() -> Vec<Hostile> {
             "PNG with a zTXt chunk inflating to 1 GiB",
         ),
         (
+            "png-flat-10000x10000.png",
+            flat_png(10_000, 10_000),
+            Fails("wont_fit"),
+            "a 400 KB PNG of 10^8 pixels: within the pixel limit, over a 96 MiB memory budget",
+        ),
+        (
             "jpeg-0x0.jpg",
             jpeg_claiming(0, 0),
             Fails("corrupt"),
@@ -392,31 +399,58 @@ fn strip(width: u32) -> Vec<u8> {
 }
 
 /// `png` with a zTXt chunk, before its image data, whose text inflates to `inflated` zero bytes: a
-/// compression bomb for whoever decompresses text chunks. The deflate stream is written by hand
-/// (one fixed-Huffman block of length-258, distance-1 copies), so making it costs 13 bits per
-/// 258 bytes and no memory.
+/// compression bomb for whoever decompresses text chunks.
 fn ztxt_bomb(png: &[u8], inflated: usize) -> Vec<u8> {
-    let mut bits = BitWriter::default();
-    bits.put(0b1, 1); // final block
-    bits.put(0b01, 2); // fixed Huffman codes
-    bits.code(0b0011_0000, 8); // literal 0
-    let copies = (inflated - 1) / 258;
-    for _ in 0..copies {
-        bits.code(0b1100_0101, 8); // length code 285: 258 bytes
-        bits.code(0b00000, 5); // distance code 0: 1 byte back
-    }
-    bits.code(0b000_0000, 7); // end of block
-    let total = 1 + copies * 258;
-    // Adler-32 of `total` zeros: the sum stays 1, the sum of sums grows by 1 a byte.
-    let adler = ((total % 65_521) as u32) << 16 | 1;
     let mut data = b"Comment\0\0".to_vec(); // keyword, separator, compression method 0
-    data.extend_from_slice(&[0x78, 0x9C]);
-    data.extend_from_slice(&bits.finish());
-    data.extend_from_slice(&adler.to_be_bytes());
+    data.extend_from_slice(&zeros_zlib(inflated));
     let ihdr_end = 8 + 8 + 13 + 4;
     let mut out = png[..ihdr_end].to_vec();
     push_png_chunk(&mut out, b"zTXt", &data);
     out.extend_from_slice(&png[ihdr_end..]);
+    out
+}
+
+/// A valid 8-bit grey PNG of `width` x `height` black pixels: a few hundred kilobytes that decode
+/// to `width * height` pixels.
+fn flat_png(width: u32, height: u32) -> Vec<u8> {
+    let mut ihdr = Vec::new();
+    ihdr.extend_from_slice(&width.to_be_bytes());
+    ihdr.extend_from_slice(&height.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 0, 0, 0, 0]); // 8-bit grey, no interlace
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    push_png_chunk(&mut out, b"IHDR", &ihdr);
+    // Every row is its filter byte (0) and `width` zero samples.
+    let rows = (width as usize + 1) * height as usize;
+    push_png_chunk(&mut out, b"IDAT", &zeros_zlib(rows));
+    push_png_chunk(&mut out, b"IEND", &[]);
+    out
+}
+
+/// A zlib stream of `len` zero bytes, written by hand: one fixed-Huffman block of length-258,
+/// distance-1 copies (and literal zeros for the remainder), so making it costs 13 bits per 258
+/// bytes and no memory.
+fn zeros_zlib(len: usize) -> Vec<u8> {
+    let mut bits = BitWriter::default();
+    bits.put(0b1, 1); // final block
+    bits.put(0b01, 2); // fixed Huffman codes
+    bits.code(0b0011_0000, 8); // literal 0
+    let copies = (len - 1) / 258;
+    let mut total = 1 + copies * 258;
+    for _ in 0..copies {
+        bits.code(0b1100_0101, 8); // length code 285: 258 bytes
+        bits.code(0b00000, 5); // distance code 0: 1 byte back
+    }
+    // The rest, one literal 0 at a time.
+    while total < len {
+        bits.code(0b0011_0000, 8);
+        total += 1;
+    }
+    bits.code(0b000_0000, 7); // end of block
+    // Adler-32 of `total` zeros: the sum stays 1, the sum of sums grows by 1 a byte.
+    let adler = ((total % 65_521) as u32) << 16 | 1;
+    let mut out = vec![0x78, 0x9C];
+    out.extend_from_slice(&bits.finish());
+    out.extend_from_slice(&adler.to_be_bytes());
     out
 }
 

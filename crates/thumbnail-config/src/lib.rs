@@ -129,6 +129,11 @@ pub struct Settings {
     /// `THUMBNAIL_SHUTDOWN_GRACE`: seconds the worker gives the messages in flight to finish after
     /// SIGTERM before it lets them go (default 25, under the 30 s most orchestrators wait).
     pub shutdown_grace: u64,
+    /// `THUMBNAIL_MEMORY_BUDGET`: MiB one image may take (its bytes and the engine's working
+    /// memory), checked from its header before it is downloaded; an image over it fails
+    /// (`wont_fit`) instead of running the process out of memory. The worker may use `concurrency`
+    /// times this. Default: none in the worker; the Lambda takes its memory size less 32 MiB.
+    pub memory_budget: Option<u64>,
 }
 
 impl Default for Settings {
@@ -149,12 +154,13 @@ impl Default for Settings {
             visibility: 120,
             metrics_addr: None,
             shutdown_grace: 25,
+            memory_budget: None,
         }
     }
 }
 
 /// The keys, for `--set` and the environment.
-pub const KEYS: [&str; 15] = [
+pub const KEYS: [&str; 16] = [
     "backend",
     "local_dir",
     "source_bucket",
@@ -170,6 +176,7 @@ pub const KEYS: [&str; 15] = [
     "visibility",
     "metrics_addr",
     "shutdown_grace",
+    "memory_budget",
 ];
 
 impl Settings {
@@ -260,6 +267,12 @@ impl Settings {
             "concurrency" => self.concurrency = number(value)?.max(1) as usize,
             "visibility" => self.visibility = number(value)?.max(1),
             "shutdown_grace" => self.shutdown_grace = number(value)?,
+            "memory_budget" => {
+                self.memory_budget = match optional(value) {
+                    Some(mib) => Some(number(&mib)?).filter(|&mib| mib > 0),
+                    None => None,
+                }
+            }
             "metrics_addr" => {
                 self.metrics_addr = match optional(value) {
                     Some(addr) => Some(addr.parse().map_err(|_| {
@@ -324,6 +337,7 @@ impl Settings {
         config.dest_prefix = self.dest_prefix.clone();
         config.same_bucket = self.source_bucket == self.dest_bucket;
         config.url_expiry = self.url_expiry();
+        config.memory_budget = self.memory_budget.map(|mib| mib << 20);
         Ok(config)
     }
 }
@@ -356,10 +370,15 @@ mod tests {
                 ("THUMBNAIL_TOPIC", "alerts"),
                 ("HOME", "/root"),
                 ("THUMBNAIL_METRICS_ADDR", "127.0.0.1:9100"),
+                ("THUMBNAIL_MEMORY_BUDGET", "96"),
             ]),
             &["topic=from-flag".into()],
         )
         .unwrap();
+        assert_eq!(
+            settings.pipeline_config().unwrap().memory_budget,
+            Some(96 << 20)
+        );
         assert_eq!(settings.queue, "from-env");
         assert_eq!(settings.dest_prefix, "thumbs");
         assert_eq!(settings.url_expiry(), Duration::from_secs(60));

@@ -43,7 +43,8 @@ async fn serve() -> Result<(), lambda_runtime::Error> {
     let threads = match memory_mb {
         Some(mb) => {
             let (threads, budget) = sizing(mb);
-            config.memory_budget = Some(budget);
+            // THUMBNAIL_MEMORY_BUDGET, when set, wins.
+            config.memory_budget.get_or_insert(budget);
             threads
         }
         None => 1,

@@ -425,11 +425,33 @@ impl<S: ObjectStore, D: ObjectStore, N: Notifier> Pipeline<S, D, N> {
             budget,
         };
         let size = head.info.size;
+        let limits = self.config.limits;
+        // Over the byte or pixel limit is the plainer reason, and the one without a budget too.
+        if size > limits.max_bytes {
+            return Err(ProcessError::Storage(StorageError::TooLarge {
+                store: self.source.name().to_owned(),
+                key: key.to_string(),
+                size,
+                limit: limits.max_bytes,
+            }));
+        }
         if size > budget {
             return Err(wont_fit(size));
         }
-        let engine = Engine::new(self.config.limits);
+        let engine = Engine::new(limits);
         match engine.probe(&head.bytes) {
+            Ok(info) if info.pixels() > limits.max_pixels => {
+                return Err(ProcessError::Image {
+                    key: key.to_string(),
+                    source: thumbnail_core::Error::TooManyPixels {
+                        format: info.format,
+                        width: info.width,
+                        height: info.height,
+                        pixels: info.pixels(),
+                        limit: limits.max_pixels,
+                    },
+                });
+            }
             Ok(info) => {
                 let needed = size + engine.memory_estimate(&info, &self.config.specs);
                 if needed > budget {

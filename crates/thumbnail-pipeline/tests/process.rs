@@ -7,7 +7,7 @@ use thumbnail_notify::{MemoryNotifier, NotifyError};
 use thumbnail_pipeline::{Outcome, PRESET, Pipeline, PipelineConfig, ProcessError, SOURCE_ETAG};
 use thumbnail_storage::conformance::fetch;
 use thumbnail_storage::{MemoryStore, ObjectKey, ObjectStore, PutOptions};
-use thumbnail_tests::{JpegOptions, jpeg, quadrants};
+use thumbnail_tests::{JpegOptions, jpeg, png_claiming, quadrants};
 
 mod common;
 
@@ -350,4 +350,34 @@ async fn images_that_cannot_fit_the_memory_budget_are_refused_from_their_header(
         roomy.process(&event).await.unwrap(),
         Outcome::Made { .. }
     ));
+
+    // A header over the pixel limit fails for that plainer reason, budget or not.
+    let (source, event) = upload("huge.png", png_claiming(100_000, 100_000)).await;
+    let refused = Pipeline::new(
+        source,
+        MemoryStore::new("thumbs"),
+        MemoryNotifier::new(),
+        budget(64),
+        1,
+    );
+    let error = refused.process(&event).await.unwrap_err();
+    assert_eq!(error.reason(), "too_many_pixels", "{error}");
+
+    // And so does one over the byte limit.
+    let (source, event) = upload(
+        "heavy.jpg",
+        jpeg(&quadrants(300, 200), &JpegOptions::default()),
+    )
+    .await;
+    let mut config = budget(64);
+    config.limits.max_bytes = 1000;
+    let refused = Pipeline::new(
+        source,
+        MemoryStore::new("thumbs"),
+        MemoryNotifier::new(),
+        config,
+        1,
+    );
+    let error = refused.process(&event).await.unwrap_err();
+    assert_eq!(error.reason(), "too_large", "{error}");
 }

@@ -206,8 +206,10 @@ impl<T: ObjectStore + ?Sized> ObjectStore for Box<T> {
 /// The ETag the local and memory stores give: the hex MD5 of the content, as S3 does for single-part uploads.
 pub(crate) fn content_etag(bytes: &[u8]) -> String {
     use md5::{Digest, Md5};
-    Md5::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex(&Md5::digest(bytes))
+}
+
+/// Lower-case hexadecimal, as S3 writes an ETag.
+pub(crate) fn hex(digest: &[u8]) -> String {
+    digest.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -148,13 +148,13 @@ impl LocalStore {
         let meta = match meta {
             Some(meta) => meta,
             None => {
-                let bytes = match content {
-                    Some(bytes) => bytes.to_vec(),
-                    None => std::fs::read(data)?,
+                let etag = match content {
+                    Some(bytes) => content_etag(bytes),
+                    None => file_etag(data)?,
                 };
                 Meta {
                     size,
-                    etag: content_etag(&bytes),
+                    etag,
                     content_type: None,
                     cache_control: None,
                     metadata: BTreeMap::new(),
@@ -192,6 +192,15 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
         let _ = std::fs::remove_file(&temporary);
     }
     result
+}
+
+/// The ETag of a file's content, hashed as it is read: [`content_etag`] of its bytes, without
+/// holding them (a file put in the folder by hand has no sidecar to take it from).
+fn file_etag(path: &Path) -> io::Result<String> {
+    use md5::{Digest, Md5};
+    let mut hasher = Md5::new();
+    io::copy(&mut std::fs::File::open(path)?, &mut hasher)?;
+    Ok(crate::hex(&hasher.finalize()))
 }
 
 #[async_trait]
