@@ -27,6 +27,8 @@ pub struct Rig {
     runtime: tokio::runtime::Runtime,
     aws: Option<AwsSide>,
     logs: Mutex<u32>,
+    /// Every worker started, so none outlives a failed test.
+    workers: Mutex<Vec<u32>>,
 }
 
 struct AwsSide {
@@ -105,6 +107,7 @@ impl Rig {
             runtime,
             aws,
             logs: Mutex::new(0),
+            workers: Mutex::default(),
         })
     }
 
@@ -133,11 +136,14 @@ impl Rig {
             *count
         };
         let log = std::fs::File::create(self.dir.join(format!("worker-{number}.log"))).unwrap();
-        self.worker(&args)
+        let child = self
+            .worker(&args)
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
-            .unwrap()
+            .unwrap();
+        self.workers.lock().unwrap().push(child.id());
+        child
     }
 
     /// Everything the workers started by [`Rig::start`] logged, in order.
@@ -518,6 +524,13 @@ pub fn set_up(env: &mut BTreeMap<String, String>) {
 
 impl Drop for Rig {
     fn drop(&mut self) {
+        // Those a test already stopped are gone: `kill` fails for them, harmlessly.
+        for pid in self.workers.lock().unwrap().drain(..) {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .stderr(Stdio::null())
+                .status();
+        }
         if !std::thread::panicking() {
             let _ = std::fs::remove_dir_all(&self.dir);
         }
