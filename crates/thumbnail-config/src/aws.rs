@@ -16,18 +16,29 @@ pub struct Aws {
 impl Aws {
     /// Loads the standard chain: `AWS_REGION`, `AWS_ENDPOINT_URL`, credentials, profiles.
     ///
-    /// With one addition: a response must begin within 30 s (more than SQS's 20 s long poll). The
-    /// SDK sets no such limit, so a connection that silently stops answering (a frozen server, a
-    /// NAT that dropped the flow) would hold its request, and the worker, for ever; this way the
-    /// attempt fails, the SDK retries on a new connection, and the worker's backoff takes over.
+    /// With one addition: a response must begin within 30 s of its request (more than SQS's 20 s
+    /// long poll). The SDK sets no such limit, so a connection that silently stops answering (a
+    /// frozen server, a NAT that dropped the flow) would hold its request, and the worker, for
+    /// ever; this way the attempt fails, the SDK retries on a new connection, and the worker's
+    /// backoff takes over.
     pub async fn load() -> Self {
-        let timeouts = aws_config::timeout::TimeoutConfig::builder()
-            .connect_timeout(std::time::Duration::from_secs(3))
-            .read_timeout(std::time::Duration::from_secs(30))
-            .build();
+        Self::load_with(Some(std::time::Duration::from_secs(30))).await
+    }
+
+    /// [`Aws::load`] without the response limit, which counts from the start of the request: for
+    /// uploads of large files, whose body alone may take longer than that to send.
+    pub async fn load_for_uploads() -> Self {
+        Self::load_with(None).await
+    }
+
+    async fn load_with(response_timeout: Option<std::time::Duration>) -> Self {
+        let mut timeouts = aws_config::timeout::TimeoutConfig::builder();
+        timeouts
+            .set_connect_timeout(Some(std::time::Duration::from_secs(3)))
+            .set_read_timeout(response_timeout);
         Aws {
             config: aws_config::defaults(aws_config::BehaviorVersion::latest())
-                .timeout_config(timeouts)
+                .timeout_config(timeouts.build())
                 .load()
                 .await,
         }

@@ -16,8 +16,12 @@ mod wired {
     use thumbnail_config::aws::Aws;
     use thumbnail_queue::Queue;
 
+    /// The bucket `name`, for `upload`: large files may take longer to send than `run`'s clients
+    /// wait for a response.
     pub async fn store(settings: &Settings, name: &str) -> Result<Box<dyn ObjectStore>> {
-        Ok(Box::new(Aws::load().await.bucket(settings, name)))
+        Ok(Box::new(
+            Aws::load_for_uploads().await.bucket(settings, name),
+        ))
     }
 
     pub async fn parts(settings: &Settings) -> Result<Parts> {
