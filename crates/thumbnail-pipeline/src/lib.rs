@@ -426,46 +426,24 @@ impl<S: ObjectStore, D: ObjectStore, N: Notifier> Pipeline<S, D, N> {
         };
         let size = head.info.size;
         let limits = self.config.limits;
-        // Over the byte or pixel limit is the plainer reason, and the one without a budget too.
+        // Past the byte limit, the download refuses it, for that plainer reason and before reading
+        // it: the budget has nothing to add.
         if size > limits.max_bytes {
-            return Err(ProcessError::Storage(StorageError::TooLarge {
-                store: self.source.name().to_owned(),
-                key: key.to_string(),
-                size,
-                limit: limits.max_bytes,
-            }));
+            return Ok(());
         }
         if size > budget {
             return Err(wont_fit(size));
         }
         let engine = Engine::new(limits);
-        match engine.probe(&head.bytes) {
-            Ok(info) if info.pixels() > limits.max_pixels => {
-                return Err(ProcessError::Image {
-                    key: key.to_string(),
-                    source: thumbnail_core::Error::TooManyPixels {
-                        format: info.format,
-                        width: info.width,
-                        height: info.height,
-                        pixels: info.pixels(),
-                        limit: limits.max_pixels,
-                    },
-                });
+        // Past the pixel limit (refused from the header again), not an image, or a header beyond
+        // the first bytes: the decode will tell.
+        if let Ok(info) = engine.probe(&head.bytes)
+            && info.pixels() <= limits.max_pixels
+        {
+            let needed = size + engine.memory_estimate(&info, &self.config.specs);
+            if needed > budget {
+                return Err(wont_fit(needed));
             }
-            Ok(info) => {
-                let needed = size + engine.memory_estimate(&info, &self.config.specs);
-                if needed > budget {
-                    return Err(wont_fit(needed));
-                }
-            }
-            Err(source @ thumbnail_core::Error::TooManyPixels { .. }) => {
-                return Err(ProcessError::Image {
-                    key: key.to_string(),
-                    source,
-                });
-            }
-            // Not an image, or a header beyond the first bytes: the decode will tell.
-            Err(_) => {}
         }
         Ok(())
     }
