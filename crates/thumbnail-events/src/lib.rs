@@ -200,9 +200,7 @@ fn created(record: S3EventRecord) -> Result<Record, Result<String, Unusable>> {
         .key
         .ok_or(Err(("no object key".to_owned(), None)))?;
     let key = decode_key(&raw_key).map_err(|reason| {
-        let key = percent_encoding::percent_decode_str(&raw_key.replace('+', " "))
-            .decode_utf8_lossy()
-            .into_owned();
+        let key = String::from_utf8_lossy(&unescape(&raw_key)).into_owned();
         Err((
             reason,
             Some(NamedObject {
@@ -227,9 +225,12 @@ fn created(record: S3EventRecord) -> Result<Record, Result<String, Unusable>> {
 /// Decodes an event key: `+` is a space, then `%XX` escapes, then UTF-8; the result must be a valid
 /// [`ObjectKey`].
 pub fn decode_key(raw: &str) -> Result<ObjectKey, String> {
-    let spaced = raw.replace('+', " ");
-    let decoded = percent_encoding::percent_decode_str(&spaced)
-        .decode_utf8()
+    let decoded = String::from_utf8(unescape(raw))
         .map_err(|_| format!("key {raw:?} does not decode to UTF-8"))?;
-    ObjectKey::new(decoded.into_owned()).map_err(|e| e.to_string())
+    ObjectKey::new(decoded).map_err(|e| e.to_string())
+}
+
+/// An event key's bytes: `+` is a space, then `%XX` escapes.
+fn unescape(raw: &str) -> Vec<u8> {
+    percent_encoding::percent_decode_str(&raw.replace('+', " ")).collect()
 }
