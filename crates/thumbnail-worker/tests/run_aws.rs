@@ -11,18 +11,12 @@ use std::time::{Duration, Instant};
 use aws_sdk_s3::primitives::ByteStream;
 use thumbnail_tests::{JpegOptions, free_port, jpeg, quadrants, sigterm};
 
+mod common;
+
 fn worker(env: &BTreeMap<String, String>, args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_thumbnail-worker"));
     command.args(args).envs(env);
     command
-}
-
-/// Names unique to one test run, so tests share one server without meeting.
-fn unique() -> u128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos()
 }
 
 /// Runs `setup` twice (the second must change nothing and succeed) and returns the settings to
@@ -40,20 +34,7 @@ fn set_up(base: &[(&str, String)]) -> BTreeMap<String, String> {
             ),
         ])
         .collect();
-    let mut printed = String::new();
-    for _ in 0..2 {
-        let output = worker(&env, &["setup"]).output().unwrap();
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        printed = String::from_utf8(output.stdout).unwrap();
-    }
-    for line in printed.lines() {
-        let (key, value) = line.split_once('=').unwrap();
-        env.insert(key.to_owned(), value.to_owned());
-    }
+    common::set_up(&mut env);
     env
 }
 
@@ -94,15 +75,10 @@ async fn terminate(running: std::process::Child) {
 
 /// One value of the worker's `/metrics`, 0 when absent.
 async fn metric(port: u16, name: &str) -> f64 {
-    let url = format!("http://127.0.0.1:{port}/metrics");
-    let text = tokio::task::spawn_blocking(move || thumbnail_storage::conformance::fetch(&url))
+    let name = name.to_owned();
+    tokio::task::spawn_blocking(move || common::metric(port, &name))
         .await
-        .unwrap();
-    String::from_utf8(text)
         .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-        .unwrap_or(0.0)
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -110,7 +86,7 @@ async fn setup_then_run_on_aws() {
     let Some(config) = thumbnail_aws::test_server_config().await else {
         return;
     };
-    let n = unique();
+    let n = common::unique();
     let port = free_port();
     // One bucket for uploads and thumbnails: every thumbnail written raises an event too.
     let env = set_up(&[
@@ -266,7 +242,7 @@ async fn a_killed_worker_loses_nothing_on_aws() {
     let Some(config) = thumbnail_aws::test_server_config().await else {
         return;
     };
-    let n = unique();
+    let n = common::unique();
     let env = set_up(&[
         ("THUMBNAIL_SOURCE_BUCKET", format!("kill-uploads-{n}")),
         ("THUMBNAIL_DEST_BUCKET", format!("kill-thumbs-{n}")),
@@ -342,7 +318,7 @@ async fn no_credential_or_signature_reaches_the_logs() {
     let Some(config) = thumbnail_aws::test_server_config().await else {
         return;
     };
-    let n = unique();
+    let n = common::unique();
     let secrets = [
         ("AWS_ACCESS_KEY_ID", "AKIAFAKEKEYID4LOGTEST"),
         (

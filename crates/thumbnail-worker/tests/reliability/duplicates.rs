@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use thumbnail_tests::{JpegOptions, free_port, jpeg, quadrants, sigterm};
 
-use crate::rig::{Backend, Rig, metric, report};
+use crate::common::metric;
+use crate::rig::{Backend, Rig, report};
 
 fn duplicates(backend: Backend) {
     let port = free_port();

@@ -5,6 +5,8 @@
 //! The crash suite's size is set by `THUMBNAIL_CRASH_IMAGES` and `THUMBNAIL_CRASH_KILLS` (200 and 5
 //! by default; the long mode in the README uses more), and its kill moments by `THUMBNAIL_TEST_SEED`.
 
+#[path = "../common/mod.rs"]
+mod common;
 mod crash;
 mod duplicates;
 mod hostile;

@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_s3::primitives::ByteStream;
 
+use crate::common::{set_up, unique};
+
 /// Which backend a rig drives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
@@ -39,15 +41,6 @@ struct AwsSide {
     received: Mutex<Vec<serde_json::Value>>,
     /// Dead letters drained so far.
     dead: Mutex<Vec<String>>,
-}
-
-/// A name unique to this run, so suites share one test server without meeting.
-pub fn unique() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("{:x}", nanos % (1 << 48))
 }
 
 impl Rig {
@@ -499,29 +492,6 @@ impl AwsSide {
     }
 }
 
-/// Runs `setup` (twice: the second must change nothing and succeed) and adds what it printed (the
-/// queue URLs, the topic ARN) to `env`.
-pub fn set_up(env: &mut BTreeMap<String, String>) {
-    let mut printed = String::new();
-    for _ in 0..2 {
-        let output = Command::new(env!("CARGO_BIN_EXE_thumbnail-worker"))
-            .arg("setup")
-            .envs(&*env)
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        printed = String::from_utf8(output.stdout).unwrap();
-    }
-    for line in printed.lines() {
-        let (key, value) = line.split_once('=').unwrap();
-        env.insert(key.to_owned(), value.to_owned());
-    }
-}
-
 impl Drop for Rig {
     fn drop(&mut self) {
         // Those a test already stopped are gone: `kill` fails for them, harmlessly.
@@ -545,16 +515,6 @@ fn path_str(path: &Path) -> String {
 pub fn tail(text: &str, lines: usize) -> String {
     let all: Vec<&str> = text.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")
-}
-
-/// One value of a worker's Prometheus `/metrics` on `port`; 0 when absent.
-pub fn metric(port: u16, name: &str) -> f64 {
-    let text = thumbnail_storage::conformance::fetch(&format!("http://127.0.0.1:{port}/metrics"));
-    String::from_utf8(text)
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-        .unwrap_or(0.0)
 }
 
 /// Peak resident memory of a running process, in KiB (`VmHWM`).
