@@ -146,9 +146,23 @@ pub async fn run(settings: &Settings, exit_when_idle: bool) -> Result<()> {
             wait,
             visibility,
         };
+        let receiving = queue.receive(&options);
+        tokio::pin!(receiving);
         let deliveries = tokio::select! {
-            received = queue.receive(&options) => received,
-            _ = stop.changed() => break,
+            received = &mut receiving => received,
+            _ = stop.changed() => {
+                // The queue may have handed out messages already: a dropped answer would leave them
+                // hidden for the whole visibility timeout. A receive with messages to give answers
+                // at once; one still waiting after a second has none.
+                if let Ok(Ok(taken)) = tokio::time::timeout(Duration::from_secs(1), receiving).await {
+                    for delivery in taken {
+                        if let Err(e) = queue.release(delivery, Duration::ZERO).await {
+                            tracing::warn!(error = %e, "could not put a message back; it returns after its visibility timeout");
+                        }
+                    }
+                }
+                break;
+            }
         };
         let deliveries = match deliveries {
             Ok(deliveries) => {
