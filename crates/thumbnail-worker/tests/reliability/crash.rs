@@ -118,7 +118,8 @@ fn crash_suite(backend: Backend) {
     );
 
     report(
-        &format!("crash-{backend:?}").to_lowercase(),
+        "crash",
+        backend,
         &format!(
             "crash suite ({backend:?}): {images} images ({good} good, {} corrupt), {} kill -9 at {:?} ms \
              (images done by then: {:?}), seed {seed}; thumbnails expected {expected}, found {}; \
@@ -141,12 +142,4 @@ fn crash_suite(backend: Backend) {
     );
 }
 
-#[test]
-fn crash_suite_local() {
-    crash_suite(Backend::Local);
-}
-
-#[test]
-fn crash_suite_aws() {
-    crash_suite(Backend::Aws);
-}
+on_both_backends!(crash_suite);

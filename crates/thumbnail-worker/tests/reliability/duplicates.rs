@@ -58,7 +58,8 @@ fn duplicates(backend: Backend) {
     let notifications = rig.notifications();
     assert_eq!(notifications.len(), IMAGES + 1, "one announcement each");
     report(
-        &format!("duplicates-{backend:?}").to_lowercase(),
+        "duplicates",
+        backend,
         &format!(
             "duplicates ({backend:?}): {} deliveries of {} images at concurrency 4: {made} made, \
              {done} found done, {decodes} decodes, {} objects, {} notifications",
@@ -70,12 +71,4 @@ fn duplicates(backend: Backend) {
     );
 }
 
-#[test]
-fn duplicates_local() {
-    duplicates(Backend::Local);
-}
-
-#[test]
-fn duplicates_aws() {
-    duplicates(Backend::Aws);
-}
+on_both_backends!(duplicates);

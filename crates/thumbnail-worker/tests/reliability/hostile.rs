@@ -93,7 +93,8 @@ fn hostile(backend: Backend) {
         "peak RSS {peak_mib} MiB, over the {RSS_BOUND_MIB} MiB bound"
     );
     report(
-        &format!("hostile-{backend:?}").to_lowercase(),
+        "hostile",
+        backend,
         &format!(
             "hostile inputs ({backend:?}): {} files, worker up throughout, peak RSS {peak_mib} MiB \
              (bound {RSS_BOUND_MIB}), {} dead letters\n{}",
@@ -104,12 +105,4 @@ fn hostile(backend: Backend) {
     );
 }
 
-#[test]
-fn hostile_inputs_local() {
-    hostile(Backend::Local);
-}
-
-#[test]
-fn hostile_inputs_aws() {
-    hostile(Backend::Aws);
-}
+on_both_backends!(hostile);

@@ -126,7 +126,8 @@ fn keys(backend: Backend) {
     }
     assert_eq!(rig.dead_letters().len(), 1 + refused.len());
     report(
-        &format!("keys-{backend:?}").to_lowercase(),
+        "keys",
+        backend,
         &format!(
             "keys ({backend:?}): {} processed under their own name, {} refused with the rule\n{}",
             good.len(),
@@ -151,12 +152,4 @@ fn rule(error: &str) -> &str {
     error.rsplit(": ").next().unwrap_or(error)
 }
 
-#[test]
-fn keys_local() {
-    keys(Backend::Local);
-}
-
-#[test]
-fn keys_aws() {
-    keys(Backend::Aws);
-}
+on_both_backends!(keys);

@@ -7,10 +7,11 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+#[macro_use]
+mod rig;
 mod crash;
 mod duplicates;
 mod hostile;
 mod keys;
 mod outage;
-mod rig;
 mod shutdown;

@@ -200,7 +200,8 @@ fn outage_aws() {
     );
     assert!(log.contains("receiving messages again"), "{log}");
     report(
-        "outage-aws",
+        "outage",
+        Backend::Aws,
         &format!(
             "outage (Aws): endpoint down {:.0} s after {done_before} of {BEFORE} images, {DURING} \
              uploaded meanwhile; worker stayed up, CPU {:.2} s during the outage, {warnings} receive \

@@ -542,12 +542,29 @@ pub fn cpu_time(pid: u32) -> Duration {
     Duration::from_millis(ticks * 10)
 }
 
-/// Where suites write the figures they measured, for the README and the CI log.
-pub fn report(name: &str, text: &str) {
+/// Writes what suite `suite` measured on `backend` where the README's figures and the CI log take
+/// them from (`target/tmp/reliability/<suite>-<backend>.txt`), and to the test's output.
+pub fn report(suite: &str, backend: Backend, text: &str) {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("reliability");
     std::fs::create_dir_all(&dir).unwrap();
+    let name = format!("{suite}-{backend:?}").to_lowercase();
     std::fs::write(dir.join(format!("{name}.txt")), format!("{text}\n")).unwrap();
     eprintln!("{text}");
+}
+
+/// The tests `local` and `aws` of a scenario `fn(Backend)`: the same run on both backends.
+macro_rules! on_both_backends {
+    ($scenario:ident) => {
+        #[test]
+        fn local() {
+            $scenario($crate::rig::Backend::Local);
+        }
+
+        #[test]
+        fn aws() {
+            $scenario($crate::rig::Backend::Aws);
+        }
+    };
 }
 
 /// A small deterministic random sequence (xorshift), seeded from the clock unless

@@ -66,7 +66,8 @@ fn shutdown_under_load(backend: Backend) {
     });
     assert!(sigterm(next, Duration::from_secs(30)).success());
     report(
-        &format!("shutdown-{backend:?}").to_lowercase(),
+        "shutdown",
+        backend,
         &format!(
             "shutdown under load ({backend:?}): SIGTERM after {done} of {IMAGES} images, exit 0 in \
              {:.2} s (grace {GRACE} s), {left} messages left, all visible; the next worker did them",
@@ -75,12 +76,4 @@ fn shutdown_under_load(backend: Backend) {
     );
 }
 
-#[test]
-fn shutdown_under_load_local() {
-    shutdown_under_load(Backend::Local);
-}
-
-#[test]
-fn shutdown_under_load_aws() {
-    shutdown_under_load(Backend::Aws);
-}
+on_both_backends!(shutdown_under_load);
