@@ -39,6 +39,21 @@ async fn upload(key: &str, bytes: Vec<u8>) -> (MemoryStore, CreatedObject) {
     (source, event)
 }
 
+/// The pipeline from `source` to an empty `thumbs` store, announcing in memory.
+fn pipeline(
+    source: MemoryStore,
+    config: PipelineConfig,
+    threads: usize,
+) -> Pipeline<MemoryStore, MemoryStore, MemoryNotifier> {
+    Pipeline::new(
+        source,
+        MemoryStore::new("thumbs"),
+        MemoryNotifier::new(),
+        config,
+        threads,
+    )
+}
+
 fn photo() -> Vec<u8> {
     jpeg(&quadrants(800, 600), &JpegOptions::default())
 }
@@ -46,13 +61,7 @@ fn photo() -> Vec<u8> {
 #[tokio::test]
 async fn thumbnails_are_stored_with_metadata_and_announced_with_working_links() {
     let (source, event) = upload("photos/My Photo é+1.jpg", photo()).await;
-    let pipeline = Pipeline::new(
-        source,
-        MemoryStore::new("thumbs"),
-        MemoryNotifier::new(),
-        PipelineConfig::new(specs()),
-        2,
-    );
+    let pipeline = pipeline(source, PipelineConfig::new(specs()), 2);
     let Outcome::Made { keys } = pipeline.process(&event).await.unwrap() else {
         panic!("made")
     };
@@ -129,13 +138,7 @@ async fn thumbnails_are_stored_with_metadata_and_announced_with_working_links() 
 #[tokio::test]
 async fn a_duplicate_delivery_does_nothing_and_a_new_version_is_redone() {
     let (source, event) = upload("cat.jpg", photo()).await;
-    let pipeline = Pipeline::new(
-        source,
-        MemoryStore::new("thumbs"),
-        MemoryNotifier::new(),
-        PipelineConfig::new(specs()),
-        1,
-    );
+    let pipeline = pipeline(source, PipelineConfig::new(specs()), 1);
     assert!(matches!(
         pipeline.process(&event).await.unwrap(),
         Outcome::Made { .. }
@@ -167,13 +170,7 @@ async fn a_duplicate_delivery_does_nothing_and_a_new_version_is_redone() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_same_object_delivered_twice_at_once_is_decoded_once() {
     let (source, event) = upload("twice.jpg", photo()).await;
-    let pipeline = Pipeline::new(
-        source,
-        MemoryStore::new("thumbs"),
-        MemoryNotifier::new(),
-        PipelineConfig::new(specs()),
-        2,
-    );
+    let pipeline = pipeline(source, PipelineConfig::new(specs()), 2);
     let (first, second) = tokio::join!(pipeline.process(&event), pipeline.process(&event));
     let mut outcomes = [first.unwrap(), second.unwrap()];
     outcomes.sort_by_key(|o| matches!(o, Outcome::AlreadyDone));
@@ -188,13 +185,7 @@ async fn the_same_object_delivered_twice_at_once_is_decoded_once() {
 async fn a_corrupt_image_fails_permanently_and_writes_nothing() {
     let good = photo();
     let (source, event) = upload("broken.jpg", good[..good.len() / 3].to_vec()).await;
-    let pipeline = Pipeline::new(
-        source,
-        MemoryStore::new("thumbs"),
-        MemoryNotifier::new(),
-        PipelineConfig::new(specs()),
-        1,
-    );
+    let pipeline = pipeline(source, PipelineConfig::new(specs()), 1);
     let error = pipeline.process(&event).await.unwrap_err();
     assert!(
         matches!(error, ProcessError::Image { .. }) && !error.is_retryable(),
@@ -291,13 +282,7 @@ async fn oversized_sources_are_refused_before_download() {
     let (source, event) = upload("huge.jpg", photo()).await;
     let mut config = PipelineConfig::new(specs());
     config.limits.max_bytes = 1000;
-    let pipeline = Pipeline::new(
-        source,
-        MemoryStore::new("thumbs"),
-        MemoryNotifier::new(),
-        config,
-        1,
-    );
+    let pipeline = pipeline(source, config, 1);
     let error = pipeline.process(&event).await.unwrap_err();
     assert!(
         matches!(
@@ -321,13 +306,7 @@ async fn images_that_cannot_fit_the_memory_budget_are_refused_from_their_header(
     // 3000x2000: under the JPEG estimate (3 bytes a pixel of coefficients) about 18 MiB.
     let big = jpeg(&quadrants(3000, 2000), &JpegOptions::default());
     let (source, event) = upload("big.jpg", big.clone()).await;
-    let tight = Pipeline::new(
-        source,
-        MemoryStore::new("thumbs"),
-        MemoryNotifier::new(),
-        budget(8),
-        1,
-    );
+    let tight = pipeline(source, budget(8), 1);
     let error = tight.process(&event).await.unwrap_err();
     assert!(
         matches!(error, ProcessError::WontFit { budget, .. } if budget == 8 << 20),
@@ -339,13 +318,7 @@ async fn images_that_cannot_fit_the_memory_budget_are_refused_from_their_header(
     assert!(tight.dest().keys().is_empty());
 
     let (source, event) = upload("big.jpg", big).await;
-    let roomy = Pipeline::new(
-        source,
-        MemoryStore::new("thumbs"),
-        MemoryNotifier::new(),
-        budget(64),
-        1,
-    );
+    let roomy = pipeline(source, budget(64), 1);
     assert!(matches!(
         roomy.process(&event).await.unwrap(),
         Outcome::Made { .. }
@@ -353,13 +326,7 @@ async fn images_that_cannot_fit_the_memory_budget_are_refused_from_their_header(
 
     // A header over the pixel limit fails for that plainer reason, budget or not.
     let (source, event) = upload("huge.png", png_claiming(100_000, 100_000)).await;
-    let refused = Pipeline::new(
-        source,
-        MemoryStore::new("thumbs"),
-        MemoryNotifier::new(),
-        budget(64),
-        1,
-    );
+    let refused = pipeline(source, budget(64), 1);
     let error = refused.process(&event).await.unwrap_err();
     assert_eq!(error.reason(), "too_many_pixels", "{error}");
 
@@ -371,13 +338,7 @@ async fn images_that_cannot_fit_the_memory_budget_are_refused_from_their_header(
     .await;
     let mut config = budget(64);
     config.limits.max_bytes = 1000;
-    let refused = Pipeline::new(
-        source,
-        MemoryStore::new("thumbs"),
-        MemoryNotifier::new(),
-        config,
-        1,
-    );
+    let refused = pipeline(source, config, 1);
     let error = refused.process(&event).await.unwrap_err();
     assert_eq!(error.reason(), "too_large", "{error}");
 }
