@@ -1,6 +1,6 @@
 //! Inputs for the benchmarks: real photos when a folder of them is at hand, synthetic ones otherwise.
 //!
-//! Set `THUMBNAIL_BENCH_PHOTOS` to a folder of JPEGs; by default `../shared/corpus` beside the
+//! Set `BENCH_THUMBNAIL_PHOTOS` to a folder of JPEGs; by default `../shared/corpus` beside the
 //! workspace is used when it exists (the project's measured 5-20 MP photos), else a synthetic
 //! 20 MP JPEG is made, so `cargo bench` runs anywhere.
 
@@ -20,7 +20,7 @@ pub struct Photo {
 
 /// The folder of photos, if there is one.
 pub fn folder() -> Option<PathBuf> {
-    let folder = std::env::var_os("THUMBNAIL_BENCH_PHOTOS")
+    let folder = std::env::var_os("BENCH_THUMBNAIL_PHOTOS")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus"));
     folder.is_dir().then_some(folder)

@@ -1,53 +1,38 @@
 //! The thumbnail pipeline's settings: one typed struct, from defaults, then a TOML file, then
-//! `THUMBNAIL_*` environment variables, then overrides (the worker's `--set` flags). The worker and
-//! the Lambda function read the same variables, named once here.
+//! `THUMBNAIL_*` environment variables, then overrides (the worker's `--set` flags). Every source
+//! goes through the same parser and checks, so a value is refused the same way wherever it comes
+//! from, with an error naming the setting and its source. The worker and the Lambda function read
+//! the same variables.
 //!
 //! ```
+//! use std::time::Duration;
 //! use thumbnail_config::{Backend, Settings};
 //!
 //! let env = [("THUMBNAIL_PRESETS".to_owned(), "profile,album=600x600:cover".to_owned())];
-//! let settings = Settings::load(None, env, &["dest_prefix=thumbs/".to_owned()])?;
+//! let settings = Settings::load(None, env, &["url_expiry=3600".to_owned()])?;
 //! assert_eq!(settings.backend, Backend::Local);
-//! assert_eq!(settings.dest_prefix, "thumbs");
-//! let config = settings.pipeline_config()?;
-//! assert_eq!(config.specs.len(), 2);
-//! assert_eq!(config.specs[1].name, "album");
+//! assert_eq!(settings.url_expiry, Duration::from_secs(3600));
+//! assert_eq!(settings.presets[1].name, "album");
+//!
+//! // Refused, whichever source it comes from, naming the setting and the source.
+//! let error = Settings::load(None, [], &["concurrency=0".to_owned()]).unwrap_err();
+//! assert_eq!(error.to_string(), "--set concurrency=0: concurrency must be at least 1");
+//! let unknown = [("THUMBNAIL_COLOR".to_owned(), "blue".to_owned())];
+//! assert!(Settings::load(None, unknown, &[]).unwrap_err().to_string().starts_with("THUMBNAIL_COLOR: unknown setting"));
 //! # Ok::<(), thumbnail_config::ConfigError>(())
 //! ```
 //!
-//! With the `aws` feature, [`aws`] connects the S3 buckets, SQS queues and SNS topic the settings
-//! name, through the standard `AWS_*` configuration.
+//! A new setting is one entry in the `settings!` table below: its type, default, parser and doc.
+//! The struct field, the default, the key list that `--help` prints and the parsing all come from it.
 
-#[cfg(feature = "aws")]
-pub mod aws;
+mod parse;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::Deserialize;
-use thumbnail_core::{Presets, ThumbnailSpec};
+use thumbnail_core::ThumbnailSpec;
 use thumbnail_pipeline::PipelineConfig;
-
-/// The log filter of the worker and the Lambda: `RUST_LOG` (default `info`), with [`LOG_CAPS`] on top.
-pub fn log_filter() -> tracing_subscriber::EnvFilter {
-    LOG_CAPS.iter().fold(
-        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        |filter, cap| filter.add_directive(cap.parse().expect("a valid directive")),
-    )
-}
-
-/// Log directives added after `RUST_LOG`, whatever it says: at debug level the AWS SDK's endpoint
-/// resolution prints the credentials' access key id (the secret is redacted), and lower levels of
-/// the SDK, signing and HTTP crates print request headers. Their warnings and errors still show.
-pub const LOG_CAPS: [&str; 6] = [
-    "aws_smithy_runtime=info",
-    "aws_runtime=info",
-    "aws_sigv4=info",
-    "aws_config=info",
-    "hyper=info",
-    "h2=info",
-];
 
 /// Why the settings could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -60,7 +45,7 @@ pub enum ConfigError {
         /// What the system said.
         source: std::io::Error,
     },
-    /// The configuration file is not valid TOML for these settings.
+    /// The configuration file is not valid TOML.
     #[error("invalid configuration file {path}: {source}")]
     File {
         /// The file.
@@ -68,22 +53,19 @@ pub enum ConfigError {
         /// What the TOML parser said.
         source: Box<toml::de::Error>,
     },
-    /// A value is not valid for its setting.
+    /// A value is not valid for its setting, or names no setting.
     #[error("{origin}: {reason}")]
     Invalid {
-        /// Where the value came from: `THUMBNAIL_URL_EXPIRY`, `--set url_expiry=soon`, ...
+        /// Where the value came from: `THUMBNAIL_URL_EXPIRY=soon`, `--set url_expiry=soon`,
+        /// `worker.toml: url_expiry = "soon"`.
         origin: String,
-        /// What is wrong with it.
+        /// What is wrong with it, naming the setting.
         reason: String,
     },
-    /// A preset name is unknown or a definition is invalid.
-    #[error("presets: {0}")]
-    Presets(#[from] thumbnail_core::Error),
 }
 
 /// Where the parts live.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Backend {
     /// Folders as buckets, a spool folder as the queue, notifications in the log: no account needed.
     #[default]
@@ -92,126 +74,156 @@ pub enum Backend {
     Aws,
 }
 
-/// Every setting, with its environment variable (`THUMBNAIL_` + the key in upper case) and TOML key.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Settings {
-    /// `THUMBNAIL_BACKEND`: `local` (default) or `aws`.
-    pub backend: Backend,
-    /// `THUMBNAIL_LOCAL_DIR`: root of the local backend (default `thumbnail-data`).
-    pub local_dir: PathBuf,
-    /// `THUMBNAIL_SOURCE_BUCKET`: where uploads land (default `uploads`).
-    pub source_bucket: String,
-    /// `THUMBNAIL_DEST_BUCKET`: where thumbnails go (default `thumbnails`; may equal the source).
-    pub dest_bucket: String,
-    /// `THUMBNAIL_DEST_PREFIX`: key prefix of thumbnails (default none).
-    pub dest_prefix: String,
-    /// `THUMBNAIL_QUEUE`: queue name or URL (default `thumbnail-jobs`).
-    pub queue: String,
-    /// `THUMBNAIL_DLQ`: dead-letter queue name or URL (default: `thumbnail-dead-letters` locally, none on AWS,
-    /// where the redrive policy moves messages).
-    pub dlq: Option<String>,
-    /// `THUMBNAIL_TOPIC`: SNS topic name or ARN (AWS; without it, notifications go to the log).
-    pub topic: Option<String>,
-    /// `THUMBNAIL_PRESETS`: comma-separated preset names or definitions
-    /// (`profile,album=600x600:cover`; default `profile,album-art`).
-    pub presets: String,
-    /// `THUMBNAIL_URL_EXPIRY`: preview URL lifetime in seconds (default 86400, at most 604800).
-    pub url_expiry: u64,
-    /// `THUMBNAIL_S3_PATH_STYLE`: path-style S3 addressing, for most S3-compatible servers (default false).
-    pub s3_path_style: bool,
-    /// `THUMBNAIL_CONCURRENCY`: messages worked on at once (default: the number of cores).
-    pub concurrency: usize,
-    /// `THUMBNAIL_VISIBILITY`: seconds a received message stays hidden, extended while it is worked on (default 120).
-    pub visibility: u64,
-    /// `THUMBNAIL_METRICS_ADDR`: address of the worker's `/healthz` and `/metrics` HTTP endpoint (default: none).
-    pub metrics_addr: Option<SocketAddr>,
-    /// `THUMBNAIL_SHUTDOWN_GRACE`: seconds the worker gives the messages in flight to finish after
-    /// SIGTERM before it lets them go (default 25, under the 30 s most orchestrators wait).
-    pub shutdown_grace: u64,
-    /// `THUMBNAIL_MEMORY_BUDGET`: MiB one image may take (its bytes and the engine's working
-    /// memory), checked from its header before it is downloaded; an image over it fails
-    /// (`wont_fit`) instead of running the process out of memory. The worker may use `concurrency`
-    /// times this. Default: none in the worker; the Lambda takes its memory size less 32 MiB.
-    pub memory_budget: Option<u64>,
+/// One setting, as `--help` lists it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SettingInfo {
+    /// The key: TOML key and `--set` key; the variable is `THUMBNAIL_` and the key in upper case.
+    pub key: &'static str,
+    /// What it is for, its values and default (its doc, as written).
+    pub doc: &'static str,
 }
 
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            backend: Backend::Local,
-            local_dir: PathBuf::from("thumbnail-data"),
-            source_bucket: "uploads".into(),
-            dest_bucket: "thumbnails".into(),
-            dest_prefix: String::new(),
-            queue: "thumbnail-jobs".into(),
-            dlq: None,
-            topic: None,
-            presets: "profile,album-art".into(),
-            url_expiry: 86_400,
-            s3_path_style: false,
-            concurrency: std::thread::available_parallelism().map_or(1, |n| n.get()),
-            visibility: 120,
-            metrics_addr: None,
-            shutdown_grace: 25,
-            memory_budget: None,
-        }
+impl SettingInfo {
+    /// The environment variable: `THUMBNAIL_` and the key in upper case.
+    pub fn variable(&self) -> String {
+        format!("THUMBNAIL_{}", self.key.to_ascii_uppercase())
     }
 }
 
-/// The keys, for `--set` and the environment.
-pub const KEYS: [&str; 16] = [
-    "backend",
-    "local_dir",
-    "source_bucket",
-    "dest_bucket",
-    "dest_prefix",
-    "queue",
-    "dlq",
-    "topic",
-    "presets",
-    "url_expiry",
-    "s3_path_style",
-    "concurrency",
-    "visibility",
-    "metrics_addr",
-    "shutdown_grace",
-    "memory_budget",
-];
+/// Declares the settings: one entry each, from which the struct, its defaults, [`SETTINGS`] and
+/// the parser of every source are made.
+macro_rules! settings {
+    ($( #[doc = $doc:literal] $(#[doc = $more:literal])* $key:ident : $ty:ty = $default:expr, $parse:expr; )*) => {
+        /// Every setting, typed; see [`SETTINGS`] for the keys and variables.
+        #[derive(Clone, Debug, PartialEq)]
+        pub struct Settings {
+            $( #[doc = $doc] $(#[doc = $more])* pub $key: $ty, )*
+        }
+
+        impl Default for Settings {
+            fn default() -> Self {
+                Settings { $( $key: $default, )* }
+            }
+        }
+
+        /// Every setting: key and doc, in the order `--help` lists them.
+        pub const SETTINGS: &[SettingInfo] = &[
+            $( SettingInfo { key: stringify!($key), doc: concat!($doc $(, $more)*) }, )*
+        ];
+
+        impl Settings {
+            /// Sets one key from text; the error says why the value does not fit, naming the key.
+            fn apply(&mut self, key: &str, value: &str) -> Result<(), String> {
+                match key {
+                    $( stringify!($key) => {
+                        self.$key = ($parse)(value).map_err(|reason| format!("{key} {reason}"))?;
+                    } )*
+                    other => return Err(parse::unknown_key(other)),
+                }
+                Ok(())
+            }
+        }
+    };
+}
+
+settings! {
+    /// `local` (folders, a spool queue, the log; default) or `aws` (S3, SQS, SNS).
+    backend: Backend = Backend::Local, parse::backend;
+    /// Root folder of the local backend (default `thumbnail-data`).
+    local_dir: PathBuf = PathBuf::from("thumbnail-data"), parse::path;
+    /// Bucket where uploads land (default `uploads`).
+    source_bucket: String = "uploads".into(), parse::name;
+    /// Bucket thumbnails are written to (default `thumbnails`; may equal the source bucket).
+    dest_bucket: String = "thumbnails".into(), parse::name;
+    /// Key prefix of the thumbnails, without a slash at either end (default: none).
+    dest_prefix: String = String::new(), parse::prefix;
+    /// Queue name or URL (default `thumbnail-jobs`).
+    queue: String = "thumbnail-jobs".into(), parse::name;
+    /// Dead-letter queue name or URL (default: `thumbnail-dead-letters` locally; on AWS the one
+    /// `setup` prints, else none and the redrive policy moves messages).
+    dlq: Option<String> = None, parse::optional_name;
+    /// SNS topic name or ARN (AWS; without it notifications only go to the log, with a warning).
+    topic: Option<String> = None, parse::optional_name;
+    /// Presets to make: comma-separated names or `NAME=SIZE[:FIT]` definitions (default `profile,album-art`).
+    presets: Vec<ThumbnailSpec> = parse::presets("profile,album-art").expect("built in"), parse::presets;
+    /// Seconds preview URLs stay valid, 1 to 604800 (7 days, S3's limit; default 86400).
+    url_expiry: Duration = Duration::from_secs(86_400), parse::seconds(1, 604_800);
+    /// Path-style S3 addressing, for most S3-compatible servers: true or false (default false).
+    s3_path_style: bool = false, parse::boolean;
+    /// Messages worked on at once, at least 1 (default: the number of cores).
+    concurrency: usize = parse::cores(), parse::at_least_one;
+    /// Seconds a received message stays hidden, extended while it is worked on, 1 to 43200 (default 120).
+    visibility: Duration = Duration::from_secs(120), parse::seconds(1, 43_200);
+    /// Address of the worker's `/healthz` and `/metrics` HTTP endpoint, e.g. 127.0.0.1:9100 (default: none).
+    metrics_addr: Option<SocketAddr> = None, parse::address;
+    /// Seconds the worker gives messages in flight after SIGTERM (default 25, under the 30 s most
+    /// orchestrators wait).
+    shutdown_grace: Duration = Duration::from_secs(25), parse::seconds(0, 3_600);
+    /// MiB one image may take (its bytes and the engine's working memory), checked from its header
+    /// before download; over it the image fails as `wont_fit` (default: none in the worker; on
+    /// Lambda the function's memory less 32 MiB).
+    memory_budget: Option<u64> = None, parse::optional_mebibytes;
+    /// The Lambda function's memory in MB, which sizes its engine threads and memory budget (set
+    /// by Lambda as `AWS_LAMBDA_FUNCTION_MEMORY_SIZE`; default: none, not on Lambda).
+    lambda_memory: Option<u64> = None, parse::optional_megabytes;
+}
+
+/// Variables from outside this project's namespace that set a setting: Lambda tells a function its
+/// memory size in its own variable.
+const ALIASES: [(&str, &str); 1] = [("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "lambda_memory")];
+
+/// Memory a Lambda function takes before any image: the runtime, the binary, the SDK clients and
+/// their connection pools (measured at about 20 MiB; the rest is margin).
+pub const LAMBDA_BASELINE_MEMORY: u64 = 32 << 20;
+
+/// Lambda gives a function one vCPU per 1769 MB of memory.
+const LAMBDA_MB_PER_VCPU: u64 = 1769;
+
+/// How much runs at once and in how much memory: decided here, together, because they decide the
+/// process's memory together.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sizing {
+    /// Images decoded and resized at once.
+    pub engine_threads: usize,
+    /// Messages worked on at once (downloads, uploads and waiting included).
+    pub concurrency: usize,
+    /// Bytes one image may take, checked before download; `None`: no check beyond the limits.
+    pub memory_budget: Option<u64>,
+}
 
 impl Settings {
     /// Defaults, then `file` (TOML), then the `THUMBNAIL_*` variables of `env`, then `overrides`
-    /// (`key=value`, from flags).
+    /// (`key=value`, from flags). An unknown key or `THUMBNAIL_*` variable is an error, not ignored.
     pub fn load(
         file: Option<&Path>,
         env: impl IntoIterator<Item = (String, String)>,
         overrides: &[String],
     ) -> Result<Settings, ConfigError> {
-        let mut settings = match file {
-            Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-                    path: path.to_owned(),
-                    source,
+        let mut settings = Settings::default();
+        if let Some(path) = file {
+            settings.apply_file(path)?;
+        }
+        let mut env: Vec<(String, String)> = env.into_iter().collect();
+        // Sorted, so that of several bad variables the same one is reported every time.
+        env.sort();
+        for (name, value) in &env {
+            let key = match name.strip_prefix("THUMBNAIL_") {
+                Some(key) => key.to_ascii_lowercase(),
+                None => match ALIASES.iter().find(|(alias, _)| alias == name) {
+                    Some((_, key)) => (*key).to_owned(),
+                    None => continue,
+                },
+            };
+            settings
+                .apply(&key, value)
+                .map_err(|reason| ConfigError::Invalid {
+                    origin: if SETTINGS.iter().any(|s| s.key == key) {
+                        format!("{name}={value}")
+                    } else {
+                        name.clone()
+                    },
+                    reason,
                 })?;
-                toml::from_str(&text).map_err(|source| ConfigError::File {
-                    path: path.to_owned(),
-                    source: Box::new(source),
-                })?
-            }
-            None => Settings::default(),
-        };
-        for (name, value) in env {
-            if let Some(key) = name.strip_prefix("THUMBNAIL_") {
-                let key = key.to_ascii_lowercase();
-                if KEYS.contains(&key.as_str()) {
-                    settings
-                        .apply(&key, &value)
-                        .map_err(|reason| ConfigError::Invalid {
-                            origin: name.clone(),
-                            reason,
-                        })?;
-                }
-            }
         }
         for assignment in overrides {
             let invalid = |reason: String| ConfigError::Invalid {
@@ -223,7 +235,6 @@ impl Settings {
                 .ok_or_else(|| invalid("expected KEY=VALUE".into()))?;
             settings.apply(key.trim(), value).map_err(invalid)?;
         }
-        settings.specs()?;
         Ok(settings)
     }
 
@@ -232,114 +243,84 @@ impl Settings {
         Settings::load(None, std::env::vars(), &[])
     }
 
-    /// Sets one key from text; the error says why the value does not fit.
-    fn apply(&mut self, key: &str, value: &str) -> Result<(), String> {
-        let number = |v: &str| {
-            v.trim()
-                .parse::<u64>()
-                .map_err(|_| format!("{key} takes a whole number, not {v:?}"))
-        };
-        let optional = |v: &str| (!v.trim().is_empty()).then(|| v.trim().to_owned());
-        match key {
-            "backend" => {
-                self.backend = match value.trim() {
-                    "local" => Backend::Local,
-                    "aws" => Backend::Aws,
-                    other => return Err(format!("backend is local or aws, not {other:?}")),
-                }
-            }
-            "local_dir" => self.local_dir = PathBuf::from(value),
-            "source_bucket" => self.source_bucket = value.trim().to_owned(),
-            "dest_bucket" => self.dest_bucket = value.trim().to_owned(),
-            "dest_prefix" => self.dest_prefix = value.trim().trim_matches('/').to_owned(),
-            "queue" => self.queue = value.trim().to_owned(),
-            "dlq" => self.dlq = optional(value),
-            "topic" => self.topic = optional(value),
-            "presets" => self.presets = value.to_owned(),
-            "url_expiry" => self.url_expiry = number(value)?,
-            "s3_path_style" => {
-                self.s3_path_style = match value.trim() {
-                    "1" | "true" | "yes" => true,
-                    "0" | "false" | "no" | "" => false,
-                    other => return Err(format!("s3_path_style is true or false, not {other:?}")),
-                }
-            }
-            "concurrency" => self.concurrency = number(value)?.max(1) as usize,
-            "visibility" => self.visibility = number(value)?.max(1),
-            "shutdown_grace" => self.shutdown_grace = number(value)?,
-            "memory_budget" => {
-                self.memory_budget = match optional(value) {
-                    Some(mib) => Some(number(&mib)?).filter(|&mib| mib > 0),
-                    None => None,
-                }
-            }
-            "metrics_addr" => {
-                self.metrics_addr = match optional(value) {
-                    Some(addr) => Some(addr.parse().map_err(|_| {
-                        format!(
-                            "metrics_addr is an address and port like 127.0.0.1:9100, not {addr:?}"
-                        )
-                    })?),
-                    None => None,
-                }
-            }
-            other => {
-                return Err(format!(
-                    "unknown setting {other:?}; known: {}",
-                    KEYS.join(", ")
-                ));
-            }
+    /// Applies a TOML file: each value, as text, through the same parser as the other sources.
+    fn apply_file(&mut self, path: &Path) -> Result<(), ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let table: toml::Table = toml::from_str(&text).map_err(|source| ConfigError::File {
+            path: path.to_owned(),
+            source: Box::new(source),
+        })?;
+        for (key, value) in &table {
+            let origin = format!("{}: {key} = {value}", path.display());
+            let text = parse::toml_text(value).map_err(|reason| ConfigError::Invalid {
+                origin: origin.clone(),
+                reason: format!("{key} {reason}"),
+            })?;
+            self.apply(key, &text)
+                .map_err(|reason| ConfigError::Invalid { origin, reason })?;
         }
         Ok(())
     }
 
-    /// The thumbnail specs named or defined by `presets`.
-    pub fn specs(&self) -> Result<Vec<ThumbnailSpec>, ConfigError> {
-        let mut presets = Presets::builtin();
-        let template = presets.require("profile").expect("built in").clone();
-        let mut specs = Vec::new();
-        for item in self
-            .presets
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-        {
-            let spec = if item.contains('=') {
-                presets.define(item, &template)?.clone()
-            } else {
-                presets.require(item)?.clone()
-            };
-            specs.push(spec);
+    /// Engine threads, concurrency and memory budget. On Lambda (`lambda_memory` set) the
+    /// function's memory decides: a thread per vCPU Lambda gives it, and what the memory leaves
+    /// after the runtime, shared by those threads, as the budget (unless `memory_budget` is set).
+    pub fn sizing(&self) -> Sizing {
+        let cores = parse::cores();
+        match self.lambda_memory {
+            Some(mb) => {
+                let threads = usize::try_from(mb / LAMBDA_MB_PER_VCPU)
+                    .unwrap_or(usize::MAX)
+                    .clamp(1, cores);
+                let budget = (mb << 20).saturating_sub(LAMBDA_BASELINE_MEMORY) / threads as u64;
+                Sizing {
+                    engine_threads: threads,
+                    concurrency: threads,
+                    memory_budget: Some(self.memory_budget.map_or(budget, |mib| mib << 20)),
+                }
+            }
+            None => Sizing {
+                engine_threads: cores,
+                concurrency: self.concurrency,
+                memory_budget: self.memory_budget.map(|mib| mib << 20),
+            },
         }
-        if specs.is_empty() {
-            return Err(ConfigError::Invalid {
-                origin: "presets".into(),
-                reason: "at least one preset is needed".into(),
-            });
-        }
-        Ok(specs)
-    }
-
-    /// How long the worker waits for the messages in flight after SIGTERM.
-    pub fn shutdown_grace(&self) -> Duration {
-        Duration::from_secs(self.shutdown_grace)
-    }
-
-    /// How long preview URLs stay valid.
-    pub fn url_expiry(&self) -> Duration {
-        Duration::from_secs(self.url_expiry)
     }
 
     /// The pipeline these settings describe: the presets, the thumbnail prefix, whether sources
-    /// and thumbnails share a bucket, the URL expiry.
-    pub fn pipeline_config(&self) -> Result<PipelineConfig, ConfigError> {
-        let mut config = PipelineConfig::new(self.specs()?);
+    /// and thumbnails share a bucket, the URL expiry, the memory budget.
+    pub fn pipeline_config(&self) -> PipelineConfig {
+        let mut config = PipelineConfig::new(self.presets.clone());
         config.dest_prefix = self.dest_prefix.clone();
         config.same_bucket = self.source_bucket == self.dest_bucket;
-        config.url_expiry = self.url_expiry();
-        config.memory_budget = self.memory_budget.map(|mib| mib << 20);
-        Ok(config)
+        config.url_expiry = self.url_expiry;
+        config.memory_budget = self.sizing().memory_budget;
+        config
     }
+
+    /// The preset names, for logs.
+    pub fn preset_names(&self) -> String {
+        let names: Vec<&str> = self.presets.iter().map(|s| s.name.as_str()).collect();
+        names.join(",")
+    }
+}
+
+/// The settings as `--help` lists them: each variable with its doc.
+pub fn help() -> String {
+    let mut text = String::from(
+        "Settings (a TOML file's keys, `--set KEY=VALUE`, or THUMBNAIL_<KEY> variables; later wins):\n",
+    );
+    for setting in SETTINGS {
+        text.push_str(&format!(
+            "  {:<28} {}\n",
+            setting.variable(),
+            setting.doc.split_whitespace().collect::<Vec<_>>().join(" ")
+        ));
+    }
+    text
 }
 
 #[cfg(test)]
@@ -353,18 +334,22 @@ mod tests {
             .collect()
     }
 
-    #[test]
-    fn file_then_environment_then_flags() {
+    fn file(name: &str, text: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("thumbnail-settings-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let file = dir.join("worker.toml");
-        std::fs::write(
-            &file,
-            "queue = \"from-file\"\ndest_prefix = \"thumbs\"\nurl_expiry = 60\n",
-        )
-        .unwrap();
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    #[test]
+    fn file_then_environment_then_flags() {
+        let path = file(
+            "layers.toml",
+            "queue = \"from-file\"\ndest_prefix = \"thumbs\"\nurl_expiry = 60\npresets = [\"profile\", \"wide=800x\"]\n",
+        );
         let settings = Settings::load(
-            Some(&file),
+            Some(&path),
             env(&[
                 ("THUMBNAIL_QUEUE", "from-env"),
                 ("THUMBNAIL_TOPIC", "alerts"),
@@ -375,32 +360,89 @@ mod tests {
             &["topic=from-flag".into()],
         )
         .unwrap();
-        assert_eq!(
-            settings.pipeline_config().unwrap().memory_budget,
-            Some(96 << 20)
-        );
+        assert_eq!(settings.pipeline_config().memory_budget, Some(96 << 20));
         assert_eq!(settings.queue, "from-env");
         assert_eq!(settings.dest_prefix, "thumbs");
-        assert_eq!(settings.url_expiry(), Duration::from_secs(60));
+        assert_eq!(settings.url_expiry, Duration::from_secs(60));
+        assert_eq!(settings.preset_names(), "profile,wide");
         assert_eq!(settings.topic.as_deref(), Some("from-flag"));
         assert_eq!(settings.backend, Backend::Local);
         assert_eq!(
             settings.metrics_addr,
             Some("127.0.0.1:9100".parse().unwrap())
         );
-        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]
-    fn presets_take_names_and_definitions() {
-        let mut settings = Settings::default();
-        settings
-            .apply("presets", "profile, album=600x600:cover,wide=800x")
-            .unwrap();
-        let specs = settings.specs().unwrap();
-        let names: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
-        assert_eq!(names, ["profile", "album", "wide"]);
-        assert_eq!(specs[2].size.width(), Some(800));
+    fn each_source_refuses_the_same_values_naming_setting_and_source() {
+        for (key, value, why) in [
+            ("concurrency", "0", "concurrency must be at least 1"),
+            (
+                "visibility",
+                "0",
+                "visibility must be from 1 to 43200 seconds",
+            ),
+            (
+                "url_expiry",
+                "0",
+                "url_expiry must be from 1 to 604800 seconds",
+            ),
+            (
+                "dest_prefix",
+                "thumbs/",
+                "dest_prefix must not end with '/'",
+            ),
+            ("presets", "huge", "presets"),
+        ] {
+            let variable = format!("THUMBNAIL_{}", key.to_uppercase());
+            let from_env = Settings::load(None, env(&[(&variable, value)]), &[])
+                .unwrap_err()
+                .to_string();
+            assert!(
+                from_env.starts_with(&format!("{variable}={value}: ")),
+                "{from_env}"
+            );
+            assert!(from_env.contains(why), "{from_env}");
+            let from_flag = Settings::load(None, env(&[]), &[format!("{key}={value}")])
+                .unwrap_err()
+                .to_string();
+            assert!(
+                from_flag.starts_with(&format!("--set {key}={value}: ")),
+                "{from_flag}"
+            );
+            assert!(from_flag.contains(why), "{from_flag}");
+            let toml_value = if value.parse::<u64>().is_ok() {
+                value.to_owned()
+            } else {
+                format!("{value:?}")
+            };
+            let path = file(&format!("{key}.toml"), &format!("{key} = {toml_value}\n"));
+            let from_file = Settings::load(Some(&path), env(&[]), &[])
+                .unwrap_err()
+                .to_string();
+            assert!(
+                from_file.contains(&format!("{key}.toml: {key} = ")),
+                "{from_file}"
+            );
+            assert!(from_file.contains(why), "{from_file}");
+        }
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_from_every_source() {
+        let error = Settings::load(None, env(&[("THUMBNAIL_CONCURENCY", "4")]), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.starts_with("THUMBNAIL_CONCURENCY: unknown setting \"concurency\""),
+            "{error}"
+        );
+        assert!(Settings::load(None, env(&[]), &["colour=blue".into()]).is_err());
+        let path = file("unknown.toml", "colour = \"blue\"\n");
+        let error = Settings::load(Some(&path), env(&[]), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("unknown setting \"colour\""), "{error}");
     }
 
     #[test]
@@ -410,22 +452,30 @@ mod tests {
                 .unwrap_err()
                 .to_string()
         };
-        assert!(load(&[("THUMBNAIL_BACKEND", "gcp")]).contains("THUMBNAIL_BACKEND"));
-        assert!(
-            format!(
-                "{:#}",
-                Settings::load(None, env(&[("THUMBNAIL_URL_EXPIRY", "soon")]), &[]).unwrap_err()
-            )
-            .contains("whole number")
-        );
-        assert!(
-            format!(
-                "{:#}",
-                Settings::load(None, env(&[("THUMBNAIL_PRESETS", "huge")]), &[]).unwrap_err()
-            )
-            .contains("known presets")
-        );
-        assert!(Settings::load(None, env(&[]), &["colour=blue".into()]).is_err());
+        assert!(load(&[("THUMBNAIL_BACKEND", "gcp")]).contains("local or aws"));
+        assert!(load(&[("THUMBNAIL_URL_EXPIRY", "soon")]).contains("whole number"));
+        assert!(load(&[("THUMBNAIL_PRESETS", "huge")]).contains("known presets"));
         assert!(load(&[("THUMBNAIL_METRICS_ADDR", "port 9100")]).contains("127.0.0.1:9100"));
+        assert!(load(&[("THUMBNAIL_PRESETS", " , ")]).contains("at least one preset"));
+    }
+
+    #[test]
+    fn lambda_memory_sizes_threads_and_budget() {
+        let lambda = |mb: &str| {
+            Settings::load(None, env(&[("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", mb)]), &[])
+                .unwrap()
+                .sizing()
+        };
+        let small = lambda("128");
+        assert_eq!(small.engine_threads, 1);
+        assert_eq!(
+            small.memory_budget,
+            Some((128 << 20) - LAMBDA_BASELINE_MEMORY)
+        );
+        let large = lambda("10240");
+        assert!(large.engine_threads >= 1 && large.engine_threads <= 6);
+        let worker = Settings::default().sizing();
+        assert_eq!(worker.memory_budget, None);
+        assert_eq!(worker.concurrency, Settings::default().concurrency);
     }
 }

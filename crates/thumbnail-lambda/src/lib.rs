@@ -10,8 +10,11 @@
 //!   queue of their own. A failure to retry, or a permanent one when no dead-letter queue is
 //!   configured, is returned as an error, so Lambda's own retries and on-failure destination apply.
 //!
-//! Events are parsed leniently (local S3 stand-ins omit fields the strict types require); the
-//! `s3:TestEvent`, other event types, and the function's own thumbnails are acknowledged and ignored.
+//! An event is read once into an [`Invocation`], told apart by its records' `eventSource`; the S3
+//! notifications inside are parsed leniently (local S3 stand-ins omit fields the strict types
+//! require); the `s3:TestEvent`, other event types, and the function's own thumbnails are
+//! acknowledged and ignored. Engine threads and the memory budget come from the function's memory
+//! size ([`thumbnail_config::Settings::sizing`]).
 //!
 //! ```
 //! use thumbnail_core::Presets;
@@ -50,45 +53,84 @@
 
 #![warn(missing_docs)]
 
+use aws_lambda_events::sns::SnsEvent;
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use std::sync::Arc;
 
+use serde::Deserialize;
 use serde_json::Value;
+use thumbnail_events::{EventError, Message};
 use thumbnail_notify::Notifier;
-use thumbnail_pipeline::{Disposition, Pipeline, dead_letter};
+use thumbnail_pipeline::{Pipeline, Settlement};
 use thumbnail_queue::Queue;
 use thumbnail_storage::ObjectStore;
 use tracing::Instrument;
-
-/// Memory a function takes before any image: the runtime, the binary, the SDK clients and their
-/// connection pools (measured at about 20 MiB; the rest is margin).
-pub const BASELINE_MEMORY: u64 = 32 << 20;
-
-/// Lambda gives a function one vCPU per 1769 MB of memory.
-const MB_PER_VCPU: u64 = 1769;
-
-/// How a function of `memory_mb` megabytes runs the engine: on how many threads at once, and the
-/// memory budget of each image (its bytes plus the engine's working memory).
-pub fn sizing(memory_mb: u64) -> (usize, u64) {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let threads = usize::try_from(memory_mb / MB_PER_VCPU)
-        .unwrap_or(usize::MAX)
-        .clamp(1, cores);
-    let budget = (memory_mb << 20).saturating_sub(BASELINE_MEMORY) / threads as u64;
-    (threads, budget)
-}
 
 /// Why an asynchronous invocation (S3 or SNS) failed; Lambda retries it, then hands it to the
 /// function's on-failure destination.
 #[derive(Debug, thiserror::Error)]
 pub enum InvocationError {
-    /// An outage got in the way: trying again later may succeed.
+    /// An outage got in the way, or the event could not be read: trying again later may succeed.
     #[error("to be retried: {0}")]
     Retry(String),
     /// The event can never succeed and no dead-letter queue is configured; the failure was
     /// announced.
     #[error("failed: {0}")]
     Failed(String),
+}
+
+/// One invocation's event, read once.
+#[derive(Debug)]
+pub enum Invocation {
+    /// A batch of SQS messages, each holding an S3 event notification (S3 → SQS → Lambda).
+    Sqs(SqsEvent),
+    /// SNS messages, each holding an S3 event notification (S3 → SNS → Lambda).
+    Sns(SnsEvent),
+    /// An S3 event notification sent to the function directly (S3 → Lambda), or anything else,
+    /// which then fails to parse and is announced as an invalid event.
+    S3 {
+        /// The notification, parsed leniently.
+        message: Result<Message, EventError>,
+        /// The event as received, for the dead-letter queue.
+        body: String,
+    },
+}
+
+impl Invocation {
+    /// Reads an event, telling its kind from its records' `eventSource` (`EventSource` for SNS).
+    pub fn from_json(event: Value) -> Result<Self, InvocationError> {
+        let sources: std::collections::BTreeSet<&str> = event["Records"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|r| r["eventSource"].as_str().or(r["EventSource"].as_str()))
+            .collect();
+        let unreadable = |kind: &str, e: serde_json::Error| {
+            InvocationError::Retry(format!("unreadable {kind} event: {e}"))
+        };
+        match sources.iter().copied().collect::<Vec<_>>().as_slice() {
+            ["aws:sqs"] => Ok(Invocation::Sqs(
+                serde_json::from_value(event).map_err(|e| unreadable("SQS", e))?,
+            )),
+            ["aws:sns"] => Ok(Invocation::Sns(
+                serde_json::from_value(event).map_err(|e| unreadable("SNS", e))?,
+            )),
+            [] | ["aws:s3"] => Ok(Invocation::S3 {
+                body: event.to_string(),
+                message: thumbnail_events::parse_value(event),
+            }),
+            mixed => Err(InvocationError::Retry(format!(
+                "unreadable event: records from several sources ({})",
+                mixed.join(", ")
+            ))),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Invocation {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Invocation::from_json(Value::deserialize(deserializer)?).map_err(serde::de::Error::custom)
+    }
 }
 
 /// The function: a pipeline, and where permanently failed messages go.
@@ -113,48 +155,41 @@ impl<S: ObjectStore, D: ObjectStore, N: Notifier> Handler<S, D, N> {
         &self.pipeline
     }
 
-    /// Handles one invocation's event: an SQS batch (answered with `batchItemFailures`), an SNS
-    /// event, or an S3 event (answered with `{}`).
+    /// Handles an event as JSON: [`Invocation::from_json`], then [`Handler::invoke`].
     pub async fn handle(&self, event: Value) -> Result<Value, InvocationError> {
-        let source = event["Records"][0]["eventSource"]
-            .as_str()
-            .or_else(|| event["Records"][0]["EventSource"].as_str())
-            .unwrap_or_default()
-            .to_owned();
-        match source.as_str() {
-            "aws:sqs" => self.handle_sqs(event).await,
-            "aws:sns" => {
-                let messages: Vec<String> = event["Records"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(|r| r["Sns"]["Message"].as_str().unwrap_or_default().to_owned())
-                    .collect();
+        self.invoke(Invocation::from_json(event)?).await
+    }
+
+    /// Handles one invocation: an SQS batch (answered with `batchItemFailures`), SNS messages or
+    /// an S3 event (answered with `{}`).
+    pub async fn invoke(&self, invocation: Invocation) -> Result<Value, InvocationError> {
+        match invocation {
+            Invocation::Sqs(event) => Ok(self.handle_sqs(event).await),
+            Invocation::Sns(event) => {
                 // Every record is handled before a failure is reported: one bad record must not
                 // keep the others from being made.
                 let mut failure = None;
-                for message in messages {
-                    if let Err(e) = self.handle_async(&message).await {
+                for record in event.records {
+                    let body = record.sns.message;
+                    let disposition = self.pipeline.handle(&body, 1).await;
+                    if let Err(e) = self.settle_async(disposition, &body).await {
                         failure.get_or_insert(e);
                     }
                 }
                 failure.map_or(Ok(Value::Object(Default::default())), Err)
             }
-            _ => {
-                self.handle_async(&event.to_string()).await?;
+            Invocation::S3 { message, body } => {
+                let disposition = self.pipeline.handle_parsed(message, 1).await;
+                self.settle_async(disposition, &body).await?;
                 Ok(Value::Object(Default::default()))
             }
         }
     }
 
-    /// Each message on its own; the answer lists those to retry. An event that cannot be read is
-    /// an error: the whole batch then comes back, where an empty answer would delete it.
-    async fn handle_sqs(&self, event: Value) -> Result<Value, InvocationError> {
+    /// Each message on its own; the answer lists those to retry.
+    async fn handle_sqs(&self, event: SqsEvent) -> Value {
         let mut response = SqsBatchResponse::default();
-        let records = serde_json::from_value::<SqsEvent>(event)
-            .map_err(|e| InvocationError::Retry(format!("unreadable SQS event: {e}")))?
-            .records;
-        for message in records {
+        for message in event.records {
             let id = message.message_id.unwrap_or_default();
             let body = message.body.unwrap_or_default();
             let receive_count = message
@@ -163,52 +198,39 @@ impl<S: ObjectStore, D: ObjectStore, N: Notifier> Handler<S, D, N> {
                 .and_then(|n| n.parse().ok())
                 .unwrap_or(1);
             let span = tracing::info_span!("message", id = %id, receive_count);
-            let retry = self
-                .handle_message(&body, receive_count)
-                .instrument(span)
-                .await;
-            if retry {
+            let settlement = async {
+                let disposition = self.pipeline.handle(&body, receive_count).await;
+                tracing::info!(?disposition, "settling");
+                disposition
+                    .settlement(&body, receive_count, self.dead_letters.as_deref())
+                    .await
+            }
+            .instrument(span)
+            .await;
+            // Abandoned: announced, and it must not poison the queue.
+            if let Settlement::Retry { .. } = settlement {
                 response.add_failure(id);
             }
         }
-        Ok(serde_json::to_value(response).expect("the response serialises"))
-    }
-
-    /// One SQS message; whether it is to be retried.
-    async fn handle_message(&self, body: &str, receive_count: u32) -> bool {
-        let disposition = self.pipeline.handle(body, receive_count).await;
-        tracing::info!(?disposition, "settling");
-        match disposition {
-            Disposition::Ack => false,
-            Disposition::Retry { .. } => true,
-            Disposition::DeadLetter { reason } => match &self.dead_letters {
-                Some(queue) => match dead_letter(queue.as_ref(), body, &reason).await {
-                    Ok(()) => false,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "could not dead-letter; retrying");
-                        true
-                    }
-                },
-                // Announced; it must not poison the queue.
-                None => false,
-            },
-        }
+        serde_json::to_value(response).expect("the response serialises")
     }
 
     /// One S3 event (from S3 itself, or out of an SNS message): no queue to release it to, so a
     /// failure is an error for Lambda to retry or pass on.
-    async fn handle_async(&self, body: &str) -> Result<(), InvocationError> {
-        match self.pipeline.handle(body, 1).await {
-            Disposition::Ack => Ok(()),
-            Disposition::Retry { .. } => Err(InvocationError::Retry(
+    async fn settle_async(
+        &self,
+        disposition: thumbnail_pipeline::Disposition,
+        body: &str,
+    ) -> Result<(), InvocationError> {
+        match disposition
+            .settlement(body, 1, self.dead_letters.as_deref())
+            .await
+        {
+            Settlement::Delete => Ok(()),
+            Settlement::Retry { .. } => Err(InvocationError::Retry(
                 "an outage stopped the thumbnails".into(),
             )),
-            Disposition::DeadLetter { reason } => match &self.dead_letters {
-                Some(queue) => dead_letter(queue.as_ref(), body, &reason)
-                    .await
-                    .map_err(|e| InvocationError::Retry(format!("dead-lettering: {e}"))),
-                None => Err(InvocationError::Failed(reason)),
-            },
+            Settlement::Abandon { reason } => Err(InvocationError::Failed(reason)),
         }
     }
 }

@@ -1,15 +1,11 @@
-//! `thumbnail-lambda`: wires the pipeline from the `THUMBNAIL_*` environment and serves Lambda
-//! invocations with it. Clients, engines and buffers are made once, at init, and reused.
-
-use std::sync::Arc;
+//! `thumbnail-lambda`: the parts built from the `THUMBNAIL_*` environment, serving Lambda
+//! invocations. Clients, engines and buffers are made once, at init, and reused.
 
 use lambda_runtime::{LambdaEvent, service_fn};
-use serde_json::Value;
 use thumbnail_config::Settings;
-use thumbnail_config::aws::Aws;
-use thumbnail_lambda::{Handler, sizing};
-use thumbnail_pipeline::Pipeline;
-use thumbnail_queue::Queue;
+use thumbnail_lambda::{Handler, Invocation};
+use thumbnail_parts::Parts;
+use thumbnail_parts::logs::{self, LogFormat};
 
 fn main() -> Result<(), lambda_runtime::Error> {
     // glibc raises its mmap threshold as large buffers are freed, after which later large buffers
@@ -21,13 +17,14 @@ fn main() -> Result<(), lambda_runtime::Error> {
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 128 << 10);
     }
-    // Lambda stamps every line with the time and the request id already.
-    tracing_subscriber::fmt()
-        .with_env_filter(thumbnail_config::log_filter())
-        .with_ansi(false)
-        .without_time()
-        .init();
-    // One thread serves the invocations; the engine runs on the blocking pool, `threads` at once.
+    // Lambda stamps every line with the time and the request id already; the function's logging
+    // configuration picks text or JSON.
+    let format = match std::env::var("AWS_LAMBDA_LOG_FORMAT").as_deref() {
+        Ok("JSON") => LogFormat::Json,
+        _ => LogFormat::Human,
+    };
+    logs::init(format, false);
+    // One thread serves the invocations; the engine runs on the blocking pool.
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?
@@ -35,40 +32,17 @@ fn main() -> Result<(), lambda_runtime::Error> {
 }
 
 async fn serve() -> Result<(), lambda_runtime::Error> {
-    let settings = Settings::from_env()?;
-    let mut config = settings.pipeline_config()?;
-    let memory_mb = std::env::var("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
-        .ok()
-        .and_then(|mb| mb.parse().ok());
-    let threads = match memory_mb {
-        Some(mb) => {
-            let (threads, budget) = sizing(mb);
-            // THUMBNAIL_MEMORY_BUDGET, when set, wins.
-            config.memory_budget.get_or_insert(budget);
-            threads
-        }
-        None => 1,
-    };
-    let aws = Aws::load().await;
-    let pipeline = Pipeline::new(
-        aws.bucket(&settings, &settings.source_bucket),
-        aws.bucket(&settings, &settings.dest_bucket),
-        aws.notifier(&settings).await?,
-        config,
-        threads,
-    );
-    let dead_letters = aws
-        .dead_letters(&settings)
-        .await?
-        .map(|q| Arc::new(q) as Arc<dyn Queue>);
-    let handler = Handler::new(pipeline, dead_letters);
-    tracing::info!(?memory_mb, threads, "ready");
+    let parts = Parts::connect(Settings::from_env()?).await?;
+    let handler = Handler::new(parts.pipeline().await?, parts.dead_letters().await?);
+    tracing::info!(sizing = ?parts.settings().sizing(), "ready");
     let handler = &handler;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        handler
-            .handle(event.payload)
-            .await
-            .map_err(lambda_runtime::Error::from)
-    }))
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<Invocation>| async move {
+            handler
+                .invoke(event.payload)
+                .await
+                .map_err(lambda_runtime::Error::from)
+        },
+    ))
     .await
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde_json::{Value, json};
 use thumbnail_core::Presets;
-use thumbnail_lambda::{Handler, InvocationError, sizing};
+use thumbnail_lambda::{Handler, InvocationError};
 use thumbnail_notify::{MemoryNotifier, Notification, Notifier, NotifyError};
 use thumbnail_pipeline::{FAILURE_REASON, Pipeline, PipelineConfig};
 use thumbnail_queue::{MemoryQueue, Queue, ReceiveOptions};
@@ -248,13 +248,4 @@ async fn an_sns_wrapped_event_is_unwrapped() {
     let again = sns_event(&s3_event("aws-object-created", "from sns.jpg"));
     handler.handle(again).await.unwrap();
     assert_eq!(handler.pipeline().notifier().0.published().len(), 1);
-}
-
-#[test]
-fn memory_sizes_give_one_thread_and_a_budget_below_the_function() {
-    let (threads, budget) = sizing(128);
-    assert_eq!(threads, 1);
-    assert!(budget > 64 << 20 && budget < 128 << 20, "{budget}");
-    let (threads, budget) = sizing(10_240);
-    assert!(threads >= 1 && budget > 1 << 30);
 }

@@ -68,7 +68,7 @@ async fn drain(sqs: &aws_sdk_sqs::Client, queue: &str, count: usize) -> Vec<Valu
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_function_under_cargo_lambda_watch_against_moto() {
-    let Some(config) = thumbnail_aws::test_server_config().await else {
+    let Some(config) = thumbnail_test_aws::config().await else {
         return;
     };
     let cargo_lambda = std::env::var("CARGO_LAMBDA")
@@ -79,17 +79,15 @@ async fn the_function_under_cargo_lambda_watch_against_moto() {
         .as_nanos();
     let (source, dest) = (format!("fn-uploads-{n}"), format!("fn-thumbs-{n}"));
     let jobs =
-        thumbnail_aws::notifying_test_bucket(&config, &source, &format!("fn-jobs-{n}")).await;
-    let s3 = thumbnail_aws::test_bucket(&config, &dest).await;
-    let sqs = aws_sdk_sqs::Client::new(&config);
-    let dlq = sqs
-        .create_queue()
-        .queue_name(format!("fn-dead-{n}"))
-        .send()
+        thumbnail_test_aws::notifying_bucket(&config, &source, &format!("fn-jobs-{n}")).await;
+    let s3 = thumbnail_test_aws::bucket(&config, &dest)
         .await
-        .unwrap()
-        .queue_url()
-        .unwrap()
+        .client()
+        .clone();
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let dlq = thumbnail_test_aws::queue(&config, &format!("fn-dead-{n}"))
+        .await
+        .url()
         .to_owned();
     let topic = aws_sdk_sns::Client::new(&config)
         .create_topic()
@@ -101,7 +99,7 @@ async fn the_function_under_cargo_lambda_watch_against_moto() {
         .unwrap()
         .to_owned();
     let inbox =
-        thumbnail_aws::subscribed_test_queue(&config, &topic, &format!("fn-inbox-{n}")).await;
+        thumbnail_test_aws::subscribed_queue(&config, &topic, &format!("fn-inbox-{n}")).await;
 
     let good = jpeg(&quadrants(1200, 900), &JpegOptions::default());
     for (key, bytes) in [

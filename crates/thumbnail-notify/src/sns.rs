@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use aws_sdk_sns::Client;
-use thumbnail_aws::{Class, classify};
+use thumbnail_aws_errors::{Class, classify};
 
 use crate::{Notification, Notifier, NotifyError};
 
@@ -32,6 +32,31 @@ impl SnsNotifier {
         Ok(SnsNotifier { client, topic_arn })
     }
 
+    /// Creates the topic `name` (SNS's create is idempotent and answers the ARN of an existing
+    /// topic of that name), or takes an ARN as it is, and connects to it.
+    pub async fn create(config: &aws_config::SdkConfig, topic: &str) -> Result<Self, NotifyError> {
+        let client = Client::new(config);
+        if topic.starts_with("arn:") {
+            return Ok(SnsNotifier {
+                client,
+                topic_arn: topic.to_owned(),
+            });
+        }
+        let created = client
+            .create_topic()
+            .name(topic)
+            .send()
+            .await
+            .map_err(|e| error(topic, classify(&e)))?;
+        let topic_arn = created.topic_arn().unwrap_or_default().to_owned();
+        Ok(SnsNotifier { client, topic_arn })
+    }
+
+    /// The SDK client (e.g. to add subscriptions).
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
     /// The topic's ARN.
     pub fn topic_arn(&self) -> &str {
         &self.topic_arn
@@ -57,7 +82,7 @@ async fn find_topic(client: &Client, name: &str) -> Result<String, NotifyError> 
     })
 }
 
-fn error(target: &str, failure: thumbnail_aws::Failure) -> NotifyError {
+fn error(target: &str, failure: thumbnail_aws_errors::Failure) -> NotifyError {
     let (target, message) = (target.to_owned(), failure.to_string());
     match failure.class {
         Class::NotFound => NotifyError::TopicNotFound { topic: target },

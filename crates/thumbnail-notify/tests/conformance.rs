@@ -1,5 +1,5 @@
 //! The notifier conformance suite against every implementation. The SNS run needs an SNS/SQS-compatible
-//! server: `scripts/test` starts moto on loopback (see `thumbnail_aws::test_server_config`).
+//! server: `scripts/test` starts moto on loopback (see `thumbnail_test_aws::config`).
 
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -132,7 +132,7 @@ fn unique(name: &str) -> String {
 
 #[tokio::test]
 async fn sns_notifier_conforms_and_resolves_its_topic_by_exact_name() {
-    let Some(config) = thumbnail_aws::test_server_config().await else {
+    let Some(config) = thumbnail_test_aws::config().await else {
         return;
     };
     let sns = aws_sdk_sns::Client::new(&config);
@@ -157,7 +157,7 @@ async fn sns_notifier_conforms_and_resolves_its_topic_by_exact_name() {
         "the region comes from the configuration: {arn}"
     );
 
-    let url = thumbnail_aws::subscribed_test_queue(&config, &arn, &unique("subscriber")).await;
+    let url = thumbnail_test_aws::subscribed_queue(&config, &arn, &unique("subscriber")).await;
     let sqs = aws_sdk_sqs::Client::new(&config);
     conformance::run(&notifier, &QueueSubscriber { sqs, url }).await;
 
@@ -178,7 +178,7 @@ async fn sns_notifier_conforms_and_resolves_its_topic_by_exact_name() {
 
 #[tokio::test]
 async fn publishing_to_a_deleted_topic_is_not_retryable() {
-    let Some(config) = thumbnail_aws::test_server_config().await else {
+    let Some(config) = thumbnail_test_aws::config().await else {
         return;
     };
     let sns = aws_sdk_sns::Client::new(&config);

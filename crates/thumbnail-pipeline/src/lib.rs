@@ -3,7 +3,7 @@
 //!
 //! [`Pipeline`] is generic over where sources are read ([`ObjectStore`]), where thumbnails are written
 //! (another, or the same, [`ObjectStore`]) and who is told ([`Notifier`]); all are injected, none
-//! global. It runs the [`Engine`] on a blocking thread pool bounded to the number of cores, with one
+//! global. It runs the [`Engine`](thumbnail_core::Engine) on a blocking thread pool bounded to the number of cores, with one
 //! engine (and its buffers) per thread.
 //!
 //! ```
@@ -48,28 +48,41 @@
 //!
 //! Errors say whether trying later can help ([`ProcessError::is_retryable`]): a corrupt or oversized
 //! image is permanent and should be dead-lettered; a storage or notifier outage is transient and the
-//! message should come back later.
+//! message should come back later. Each permanent failure has a stable code, [`FailureReason`].
 
 #![warn(missing_docs)]
 
+mod admission;
+mod config;
+mod engines;
+mod error;
+mod in_flight;
+mod layout;
+mod manifest;
 mod message;
 mod metrics;
+mod notice;
 
+pub use config::{MAX_RECEIVES, PipelineConfig};
+pub use error::{FailureReason, ProcessError};
+pub use manifest::{
+    MANIFEST_VERSION, Manifest, SourceObject, ThumbnailEntry, fingerprint, spec_hash,
+};
 pub use message::{
-    Disposition, FAILURE_REASON, FIRST_RETRY_DELAY, MAX_RETRY_DELAY, dead_letter, retry_delay,
-    settle,
+    Disposition, FAILURE_REASON, FIRST_RETRY_DELAY, MAX_RETRY_DELAY, Settlement, dead_letter,
+    retry_delay, settle,
 };
 pub use metrics::Metrics;
+pub use notice::{FailedObject, FailureNotice};
 
-use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
-
-use thumbnail_core::{Engine, Limits, Thumbnail, ThumbnailSpec};
+use thumbnail_core::ThumbnailSpec;
 use thumbnail_events::CreatedObject;
-use thumbnail_notify::{Notification, Notifier, NotifyError};
+use thumbnail_notify::Notifier;
 use thumbnail_storage::{ObjectKey, ObjectStore, PutOptions, StorageError};
-use tokio::sync::{Notify, Semaphore};
+
+use engines::Engines;
+use in_flight::InFlight;
+use layout::Layout;
 
 /// Metadata key naming the source ETag a thumbnail was made from.
 pub const SOURCE_ETAG: &str = "thumbnail-source-etag";
@@ -77,54 +90,6 @@ pub const SOURCE_ETAG: &str = "thumbnail-source-etag";
 pub const PRESET: &str = "thumbnail-preset";
 /// Metadata key with a hash of the spec, so a changed preset definition is redone.
 pub const SPEC_HASH: &str = "thumbnail-spec-hash";
-
-/// How the pipeline makes and stores thumbnails.
-#[derive(Clone, Debug)]
-pub struct PipelineConfig {
-    /// The thumbnails to make of every source.
-    pub specs: Vec<ThumbnailSpec>,
-    /// Prefix of every thumbnail key in the destination (may be empty).
-    pub dest_prefix: String,
-    /// Whether sources and thumbnails share one bucket: then nothing under `dest_prefix` is a source.
-    pub same_bucket: bool,
-    /// How long preview URLs stay valid.
-    pub url_expiry: Duration,
-    /// Engine limits; `max_bytes` also caps what is downloaded.
-    pub limits: Limits,
-    /// `Cache-Control` of the thumbnails.
-    pub cache_control: String,
-    /// Memory one image may take (its bytes plus the engine's working memory), checked before it
-    /// is downloaded: an image that cannot fit fails permanently instead of running out of memory
-    /// again on every retry. `None`: no check beyond `limits`.
-    pub memory_budget: Option<u64>,
-    /// Receives after which a message is given up on (announced and dead-lettered) instead of
-    /// handled again: a message that crashes or stalls every worker that takes it must not do so
-    /// for ever. [`MAX_RECEIVES`] by default, as the dead-letter redrive `setup` gives an SQS
-    /// queue, so the local queue behaves the same; `None`: no limit.
-    pub max_receives: Option<u32>,
-}
-
-/// The default [`PipelineConfig::max_receives`], and the `maxReceiveCount` of the SQS redrive
-/// policy `thumbnail-worker setup` writes.
-pub const MAX_RECEIVES: u32 = 5;
-
-impl PipelineConfig {
-    /// A configuration making `specs`, with the defaults: no prefix, separate buckets, URLs valid for
-    /// 24 hours, default limits, cached for a day.
-    pub fn new(specs: Vec<ThumbnailSpec>) -> Self {
-        PipelineConfig {
-            specs,
-            dest_prefix: String::new(),
-            same_bucket: false,
-            url_expiry: Duration::from_secs(24 * 3600),
-            limits: Limits::default(),
-            // Keys are stable across re-uploads of a source, so not `immutable`.
-            cache_control: "public, max-age=86400".into(),
-            memory_budget: None,
-            max_receives: Some(MAX_RECEIVES),
-        }
-    }
-}
 
 /// What processing one object did.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -140,50 +105,6 @@ pub enum Outcome {
     Ours,
 }
 
-/// Why an object could not be processed.
-#[derive(Debug, thiserror::Error)]
-pub enum ProcessError {
-    /// Reading the source or writing a thumbnail failed.
-    #[error("storage: {0}")]
-    Storage(#[from] StorageError),
-    /// The image cannot be made into thumbnails (corrupt, unsupported, over a limit).
-    #[error("image {key}: {source}")]
-    Image {
-        /// The source key.
-        key: String,
-        /// What the engine said.
-        source: thumbnail_core::Error,
-    },
-    /// The notification could not be published.
-    #[error("notification: {0}")]
-    Notify(#[from] NotifyError),
-    /// The image would need more memory than the budget allows.
-    #[error(
-        "image {key} needs about {} MiB to process, more than the {} MiB available",
-        needed >> 20,
-        budget >> 20
-    )]
-    WontFit {
-        /// The source key.
-        key: String,
-        /// The estimate: its bytes plus the engine's working memory.
-        needed: u64,
-        /// [`PipelineConfig::memory_budget`].
-        budget: u64,
-    },
-}
-
-impl ProcessError {
-    /// Whether trying again later may succeed (outages); `false` means dead-letter it.
-    pub fn is_retryable(&self) -> bool {
-        match self {
-            ProcessError::Storage(e) => e.is_retryable(),
-            ProcessError::Notify(e) => e.is_retryable(),
-            ProcessError::Image { .. } | ProcessError::WontFit { .. } => false,
-        }
-    }
-}
-
 /// The pipeline over a source store `S`, a destination store `D` and a notifier `N`.
 #[derive(Debug)]
 pub struct Pipeline<S, D, N> {
@@ -191,54 +112,11 @@ pub struct Pipeline<S, D, N> {
     dest: D,
     notifier: N,
     config: PipelineConfig,
-    engines: Arc<Mutex<Vec<Engine>>>,
-    cpu: Arc<Semaphore>,
+    layout: Layout,
+    fingerprint: String,
+    engines: Engines,
     in_flight: InFlight,
     metrics: Metrics,
-}
-
-/// Source objects being processed, so that two deliveries of the same object arriving together
-/// (one upload announced twice, in one batch) are done one after the other: the second then finds
-/// the first one's manifest instead of decoding again.
-#[derive(Debug, Default)]
-struct InFlight {
-    keys: Mutex<HashSet<String>>,
-    released: Notify,
-}
-
-impl InFlight {
-    async fn claim(&self, key: String) -> Claim<'_> {
-        loop {
-            // Created before looking, so a release between the look and the wait is not missed.
-            let released = self.released.notified();
-            if self
-                .keys
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .insert(key.clone())
-            {
-                return Claim { owner: self, key };
-            }
-            released.await;
-        }
-    }
-}
-
-/// Holds a source object until dropped.
-struct Claim<'a> {
-    owner: &'a InFlight,
-    key: String,
-}
-
-impl Drop for Claim<'_> {
-    fn drop(&mut self) {
-        self.owner
-            .keys
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&self.key);
-        self.owner.released.notify_waiters();
-    }
 }
 
 impl<S: ObjectStore, D: ObjectStore, N: Notifier> Pipeline<S, D, N> {
@@ -248,9 +126,10 @@ impl<S: ObjectStore, D: ObjectStore, N: Notifier> Pipeline<S, D, N> {
             source,
             dest,
             notifier,
+            layout: Layout::new(&config.dest_prefix),
+            fingerprint: fingerprint(&config.specs),
+            engines: Engines::new(threads, config.limits),
             config,
-            engines: Arc::default(),
-            cpu: Arc::new(Semaphore::new(threads.max(1))),
             in_flight: InFlight::default(),
             metrics: Metrics::default(),
         }
@@ -259,6 +138,11 @@ impl<S: ObjectStore, D: ObjectStore, N: Notifier> Pipeline<S, D, N> {
     /// What this pipeline has done so far, for [`Metrics::register`].
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &PipelineConfig {
+        &self.config
     }
 
     /// The source store.
@@ -287,26 +171,7 @@ impl<S: ObjectStore, D: ObjectStore, N: Notifier> Pipeline<S, D, N> {
         source: &ObjectKey,
         spec: &ThumbnailSpec,
     ) -> Result<ObjectKey, StorageError> {
-        self.key_under_base(
-            source,
-            &format!("{}.{}", spec.name, spec.format.extension()),
-        )
-    }
-
-    fn key_under_base(&self, source: &ObjectKey, name: &str) -> Result<ObjectKey, StorageError> {
-        let stem = match source.as_str().rsplit_once('.') {
-            Some((stem, ext)) if !stem.is_empty() && !stem.ends_with('/') && !ext.contains('/') => {
-                stem
-            }
-            _ => source.as_str(),
-        };
-        let prefix = self.config.dest_prefix.trim_matches('/');
-        let base = if prefix.is_empty() {
-            stem.to_owned()
-        } else {
-            format!("{prefix}/{stem}")
-        };
-        ObjectKey::new(format!("{base}/{name}"))
+        self.layout.thumbnail(source, spec)
     }
 
     /// Makes, stores and announces the thumbnails of one created object.
@@ -321,23 +186,16 @@ impl<S: ObjectStore, D: ObjectStore, N: Notifier> Pipeline<S, D, N> {
     }
 
     async fn process_once(&self, object: &CreatedObject) -> Result<Outcome, ProcessError> {
-        let prefix = self.config.dest_prefix.trim_matches('/');
-        if self.config.same_bucket
-            && !prefix.is_empty()
-            && object.key.as_str().starts_with(&format!("{prefix}/"))
-        {
+        if self.config.same_bucket && self.layout.is_under_prefix(&object.key) {
             return Ok(Outcome::Ours);
         }
         let _claim = self
             .in_flight
             .claim(format!("{}/{}", object.bucket, object.key))
             .await;
-        let manifest_key = self.key_under_base(&object.key, "manifest.json")?;
-        let fingerprint = self.fingerprint();
+        let manifest_key = self.layout.manifest(&object.key)?;
         if let Some(etag) = &object.etag
-            && self
-                .manifest_matches(&manifest_key, etag, &fingerprint)
-                .await?
+            && self.manifest_covers(&manifest_key, etag).await?
         {
             return Ok(Outcome::AlreadyDone);
         }
@@ -354,168 +212,76 @@ impl<S: ObjectStore, D: ObjectStore, N: Notifier> Pipeline<S, D, N> {
         self.metrics.downloaded(source.info.size);
         let etag = source.info.etag.clone();
         if object.etag.as_deref() != Some(etag.as_str())
-            && self
-                .manifest_matches(&manifest_key, &etag, &fingerprint)
-                .await?
+            && self.manifest_covers(&manifest_key, &etag).await?
         {
             return Ok(Outcome::AlreadyDone);
         }
-        let thumbnails = self.make(source.bytes, &object.key).await?;
+        let thumbnails = self
+            .engines
+            .thumbnails(source.bytes, self.config.specs.clone())
+            .await
+            .map_err(|source| ProcessError::Image {
+                key: object.key.to_string(),
+                source,
+            })?;
 
-        let mut stored = Vec::new();
-        for (spec, mut thumbnail) in self.config.specs.iter().zip(thumbnails) {
-            let key = self.thumbnail_key(&object.key, spec)?;
-            let options = PutOptions::new(thumbnail.format.mime_type())
+        let mut entries = Vec::new();
+        let mut keys = Vec::new();
+        for (spec, thumbnail) in self.config.specs.iter().zip(thumbnails) {
+            let key = self.layout.thumbnail(&object.key, spec)?;
+            let content_type = thumbnail.format.mime_type();
+            let options = PutOptions::new(content_type)
                 .with_cache_control(&self.config.cache_control)
                 .with_metadata(SOURCE_ETAG, &etag)
                 .with_metadata(PRESET, &spec.name)
                 .with_metadata(SPEC_HASH, spec_hash(spec));
-            // Moved into the store; what is kept of `thumbnail` is its name, size and format.
-            let bytes = std::mem::take(&mut thumbnail.bytes);
-            let size = bytes.len();
-            self.dest.put(&key, bytes, &options).await?;
-            self.metrics.written(size as u64);
-            let url = self.dest.preview_url(&key, self.config.url_expiry).await?;
-            stored.push((key, thumbnail, size, url));
+            // Moved into the store; what is kept of the thumbnail is its name, size and format.
+            let bytes = thumbnail.bytes.len() as u64;
+            self.dest.put(&key, thumbnail.bytes, &options).await?;
+            self.metrics.written(bytes);
+            entries.push(ThumbnailEntry {
+                preset: thumbnail.name,
+                key: key.to_string(),
+                width: thumbnail.width,
+                height: thumbnail.height,
+                bytes,
+                content_type: content_type.to_owned(),
+                url: self.dest.preview_url(&key, self.config.url_expiry).await?,
+            });
+            keys.push(key);
         }
-        let manifest = serde_json::json!({
-            "source": {"bucket": object.bucket, "key": object.key.as_str(), "etag": etag, "size": source.info.size},
-            "fingerprint": fingerprint,
-            "url_expiry_seconds": self.config.url_expiry.as_secs(),
-            "thumbnails": stored.iter().map(|(key, t, size, url)| serde_json::json!({
-                "preset": t.name, "key": key.as_str(), "width": t.width, "height": t.height,
-                "bytes": size, "content_type": t.format.mime_type(), "url": url,
-            })).collect::<Vec<_>>(),
-        });
-        let text = stored
-            .iter()
-            .map(|(_, t, size, url)| {
-                format!("{} ({}x{}, {size} bytes): {url}", t.name, t.width, t.height)
-            })
-            .collect::<Vec<_>>()
-            .join("\n");
-        let subject = format!("Thumbnails ready: {}", object.key);
-        let text = format!(
-            "Thumbnails of {} in {}:\n\n{text}\n",
-            object.key, object.bucket
-        );
-        self.notifier
-            .publish(&Notification::new(subject, text, manifest.clone()))
-            .await?;
+        let manifest = Manifest {
+            version: MANIFEST_VERSION,
+            source: SourceObject {
+                bucket: object.bucket.clone(),
+                key: object.key.to_string(),
+                etag: etag.clone(),
+                size: source.info.size,
+            },
+            fingerprint: self.fingerprint.clone(),
+            url_expiry_seconds: self.config.url_expiry.as_secs(),
+            thumbnails: entries,
+        };
+        self.notifier.publish(&notice::ready(&manifest)).await?;
         // Last: its presence says "made and announced".
-        let manifest_bytes = serde_json::to_vec_pretty(&manifest).expect("JSON values serialise");
+        let manifest_bytes = serde_json::to_vec_pretty(&manifest).expect("a manifest serialises");
         let options = PutOptions::new("application/json").with_metadata(SOURCE_ETAG, &etag);
         self.dest
             .put(&manifest_key, manifest_bytes, &options)
             .await?;
-        Ok(Outcome::Made {
-            keys: stored.into_iter().map(|(key, ..)| key).collect(),
-        })
-    }
-
-    /// Refuses an image that cannot fit in `budget`, from its size and, when its first bytes hold
-    /// the header, its dimensions: one ranged GET instead of a download.
-    async fn admit(&self, key: &ObjectKey, budget: u64) -> Result<(), ProcessError> {
-        // Enough for the header behind large EXIF and ICC blocks.
-        const HEADER_BYTES: u64 = 256 << 10;
-        let head = self.source.get_prefix(key, HEADER_BYTES).await?;
-        let wont_fit = |needed| ProcessError::WontFit {
-            key: key.to_string(),
-            needed,
-            budget,
-        };
-        let size = head.info.size;
-        let limits = self.config.limits;
-        // Past the byte limit, the download refuses it, for that plainer reason and before reading
-        // it: the budget has nothing to add.
-        if size > limits.max_bytes {
-            return Ok(());
-        }
-        if size > budget {
-            return Err(wont_fit(size));
-        }
-        let engine = Engine::new(limits);
-        // Past the pixel limit (refused from the header again), not an image, or a header beyond
-        // the first bytes: the decode will tell.
-        if let Ok(info) = engine.probe(&head.bytes)
-            && info.pixels() <= limits.max_pixels
-        {
-            let needed = size + engine.memory_estimate(&info, &self.config.specs);
-            if needed > budget {
-                return Err(wont_fit(needed));
-            }
-        }
-        Ok(())
+        Ok(Outcome::Made { keys })
     }
 
     /// Whether the manifest says this source version was done with these specs.
-    async fn manifest_matches(
-        &self,
-        key: &ObjectKey,
-        etag: &str,
-        fingerprint: &str,
-    ) -> Result<bool, ProcessError> {
+    async fn manifest_covers(&self, key: &ObjectKey, etag: &str) -> Result<bool, ProcessError> {
         // One GET: the manifest itself names the source ETag, so a HEAD first would only repeat it.
         let manifest = match self.dest.get(key, 1 << 20).await {
             Ok(manifest) => manifest,
             Err(StorageError::NotFound { .. }) => return Ok(false),
             Err(e) => return Err(e.into()),
         };
-        let value: serde_json::Value = serde_json::from_slice(&manifest.bytes).unwrap_or_default();
-        Ok(value["fingerprint"] == fingerprint && value["source"]["etag"] == etag)
+        // An unreadable manifest is as good as none: the thumbnails are made again.
+        Ok(serde_json::from_slice::<Manifest>(&manifest.bytes)
+            .is_ok_and(|m| m.covers(etag, &self.fingerprint)))
     }
-
-    /// A hash of every spec: a changed preset list or definition makes everything be redone.
-    fn fingerprint(&self) -> String {
-        self.config
-            .specs
-            .iter()
-            .map(spec_hash)
-            .collect::<Vec<_>>()
-            .join("-")
-    }
-
-    /// Runs the engine on a blocking thread, at most `threads` at once, reusing engines.
-    async fn make(&self, bytes: Vec<u8>, key: &ObjectKey) -> Result<Vec<Thumbnail>, ProcessError> {
-        let _permit = self
-            .cpu
-            .acquire()
-            .await
-            .expect("the semaphore is never closed");
-        let (engines, specs, limits) = (
-            Arc::clone(&self.engines),
-            self.config.specs.clone(),
-            self.config.limits,
-        );
-        let made = tokio::task::spawn_blocking(move || {
-            let mut engine = engines
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .pop()
-                .unwrap_or_else(|| Engine::new(limits));
-            let made = engine.thumbnails(&bytes, &specs);
-            engines
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push(engine);
-            made
-        })
-        .await
-        .expect("the engine does not panic");
-        made.map_err(|source| ProcessError::Image {
-            key: key.to_string(),
-            source,
-        })
-    }
-}
-
-/// A short hash of a spec (its every field), in hex; MD5 of its debug form, so it stays the same
-/// across builds and toolchains (std's hasher does not promise that).
-fn spec_hash(spec: &ThumbnailSpec) -> String {
-    use md5::{Digest, Md5};
-    Md5::digest(format!("{spec:?}"))
-        .iter()
-        .take(8)
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }

@@ -2,13 +2,13 @@
 
 use std::time::Duration;
 
-use thumbnail_events::{Record, parse};
-use thumbnail_notify::{Notification, Notifier};
+use thumbnail_events::{CreatedObject, EventError, Message, Record, parse};
+use thumbnail_notify::Notifier;
 use thumbnail_queue::{Delivery, OutgoingMessage, Queue, QueueError};
 use thumbnail_storage::ObjectStore;
 use tracing::Instrument;
 
-use crate::{Pipeline, ProcessError};
+use crate::{FailedObject, FailureNotice, FailureReason, Pipeline};
 
 /// Message attribute carrying the reason a message was dead-lettered.
 pub const FAILURE_REASON: &str = "thumbnail-failure-reason";
@@ -45,10 +45,19 @@ impl<S: ObjectStore, D: ObjectStore, N: Notifier> Pipeline<S, D, N> {
     /// Handles one message body: every record is processed on its own (one bad record never loses
     /// the good ones); permanent failures are announced through the notifier.
     pub async fn handle(&self, body: &str, receive_count: u32) -> Disposition {
-        let message = match parse(body) {
+        self.handle_parsed(parse(body), receive_count).await
+    }
+
+    /// [`Pipeline::handle`] of a message already parsed (an S3 event that arrived as JSON).
+    pub async fn handle_parsed(
+        &self,
+        message: Result<Message, EventError>,
+        receive_count: u32,
+    ) -> Disposition {
+        let message = match message {
             Ok(message) => message,
             Err(e) => {
-                self.metrics.failure("invalid_event");
+                self.metrics.failure(FailureReason::InvalidEvent);
                 return Disposition::DeadLetter {
                     reason: e.to_string(),
                 };
@@ -68,15 +77,14 @@ impl<S: ObjectStore, D: ObjectStore, N: Notifier> Pipeline<S, D, N> {
         let mut retry = false;
         let mut reasons = Vec::new();
         for record in &message.records {
-            let failure = match record {
+            let notice = match record {
                 Record::Created(object) if given_up.is_some() => {
-                    self.metrics.failure("too_many_receives");
                     let why = given_up.as_deref().unwrap_or_default();
-                    (
-                        Some(Source::of(object)),
-                        "too_many_receives",
-                        format!("image {}: {why}", object.key),
-                    )
+                    FailureNotice {
+                        source: Some(failed(object)),
+                        reason: FailureReason::TooManyReceives,
+                        error: format!("image {}: {why}", object.key),
+                    }
                 }
                 Record::Created(object) => match self
                     .process(object)
@@ -95,39 +103,42 @@ impl<S: ObjectStore, D: ObjectStore, N: Notifier> Pipeline<S, D, N> {
                         retry = true;
                         continue;
                     }
-                    Err(e) => (Some(Source::of(object)), e.reason(), e.to_string()),
+                    // Counted by `process`.
+                    Err(e) => FailureNotice {
+                        source: Some(failed(object)),
+                        reason: e.reason(),
+                        error: e.to_string(),
+                    },
                 },
                 Record::Skipped { .. } => continue,
                 Record::Invalid {
                     index,
                     reason,
-                    named: Some(named),
-                } => {
-                    self.metrics.failure("invalid_key");
-                    let source = Source {
-                        bucket: &named.bucket,
-                        key: &named.key,
+                    named,
+                } => FailureNotice {
+                    source: named.as_ref().map(|named| FailedObject {
+                        bucket: named.bucket.clone(),
+                        key: named.key.clone(),
                         etag: None,
-                    };
-                    (
-                        Some(source),
-                        "invalid_key",
-                        format!("record {index}: {reason}"),
-                    )
-                }
-                Record::Invalid { index, reason, .. } => {
-                    self.metrics.failure("invalid_event");
-                    (None, "invalid_event", format!("record {index}: {reason}"))
-                }
+                    }),
+                    reason: if named.is_some() {
+                        FailureReason::InvalidKey
+                    } else {
+                        FailureReason::InvalidEvent
+                    },
+                    error: format!("record {index}: {reason}"),
+                },
             };
-            let (source, code, reason) = failure;
-            tracing::warn!(%reason, "permanent failure");
-            if let Err(e) = self.announce_failure(source, code, &reason).await {
+            if !matches!(record, Record::Created(_)) || given_up.is_some() {
+                self.metrics.failure(notice.reason);
+            }
+            tracing::warn!(reason = %notice.error, "permanent failure");
+            if let Err(e) = self.notifier.publish(&notice.notification()).await {
                 // The failure must reach the user: try the whole message again later.
                 tracing::warn!(error = %e, "could not announce a failure");
                 retry |= e.is_retryable();
             }
-            reasons.push(reason);
+            reasons.push(notice.error);
         }
         if retry {
             Disposition::Retry {
@@ -141,68 +152,79 @@ impl<S: ObjectStore, D: ObjectStore, N: Notifier> Pipeline<S, D, N> {
             }
         }
     }
+}
 
-    async fn announce_failure(
-        &self,
-        source: Option<Source<'_>>,
-        code: &str,
-        reason: &str,
-    ) -> Result<(), ProcessError> {
-        let (subject, source) = match source {
-            Some(o) => (
-                format!("Thumbnails failed: {}", o.key),
-                serde_json::json!({"bucket": o.bucket, "key": o.key, "etag": o.etag}),
-            ),
-            None => (
-                "Thumbnails failed: unreadable event".to_owned(),
-                serde_json::Value::Null,
-            ),
-        };
-        let text = format!("No thumbnails could be made.\n\nReason: {reason}\n");
-        // `reason` is the stable code (as in the metrics), for programs; `error` the sentence, for people.
-        let data = serde_json::json!({"source": source, "reason": code, "error": reason});
-        self.notifier
-            .publish(&Notification::new(subject, text, data))
-            .await?;
-        Ok(())
+fn failed(object: &CreatedObject) -> FailedObject {
+    FailedObject {
+        bucket: object.bucket.clone(),
+        key: object.key.to_string(),
+        etag: object.etag.clone(),
     }
 }
 
-/// The object a failure is announced for: one that was created, or one whose key no store accepts.
-struct Source<'a> {
-    bucket: &'a str,
-    key: &'a str,
-    etag: Option<&'a str>,
+/// What is left to do with a message once its [`Disposition`] was carried out as far as the
+/// dead-letter queue goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Settlement {
+    /// Delete it: done, or now in the dead-letter queue.
+    Delete,
+    /// Give it back, to come again after `delay`.
+    Retry {
+        /// How long it stays hidden.
+        delay: Duration,
+    },
+    /// It can never succeed and there is no dead-letter queue: the failure was announced; delete
+    /// it (from a queue) or report it (to an invoker that retries on its own).
+    Abandon {
+        /// Why.
+        reason: String,
+    },
 }
 
-impl<'a> Source<'a> {
-    fn of(object: &'a thumbnail_events::CreatedObject) -> Self {
-        Source {
-            bucket: &object.bucket,
-            key: object.key.as_str(),
-            etag: object.etag.as_deref(),
+impl Disposition {
+    /// Sends the message `body` to `dead_letters` when the disposition says so, with the reason as
+    /// its [`FAILURE_REASON`] attribute; the one dead-letter path of the worker and the Lambda. A
+    /// dead letter that cannot be sent makes the message come back later instead.
+    pub async fn settlement(
+        self,
+        body: &str,
+        receive_count: u32,
+        dead_letters: Option<&dyn Queue>,
+    ) -> Settlement {
+        match self {
+            Disposition::Ack => Settlement::Delete,
+            Disposition::Retry { delay } => Settlement::Retry { delay },
+            Disposition::DeadLetter { reason } => match dead_letters {
+                None => Settlement::Abandon { reason },
+                Some(dead_letters) => match dead_letter(dead_letters, body, &reason).await {
+                    Ok(()) => Settlement::Delete,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "could not dead-letter; the message comes back");
+                        Settlement::Retry {
+                            delay: retry_delay(receive_count),
+                        }
+                    }
+                },
+            },
         }
     }
 }
 
-/// Carries out a [`Disposition`] on a delivery: ack, release with the delay, or send to `dead_letters`
-/// (with the reason as the [`FAILURE_REASON`] attribute) and then ack. Without a dead-letter queue a
-/// dead letter is acknowledged: its failure was announced, and it must not poison the queue.
+/// Carries out a [`Disposition`] on a delivery: ack, release with the delay, or send to
+/// `dead_letters` and then ack. Without a dead-letter queue a dead letter is acknowledged: its
+/// failure was announced, and it must not poison the queue.
 pub async fn settle(
     queue: &dyn Queue,
     dead_letters: Option<&dyn Queue>,
     delivery: Delivery,
     disposition: Disposition,
 ) -> Result<(), QueueError> {
-    match disposition {
-        Disposition::Ack => queue.ack(delivery).await,
-        Disposition::Retry { delay } => queue.release(delivery, delay).await,
-        Disposition::DeadLetter { reason } => {
-            if let Some(dead_letters) = dead_letters {
-                dead_letter(dead_letters, &delivery.body, &reason).await?;
-            }
-            queue.ack(delivery).await
-        }
+    let settlement = disposition
+        .settlement(&delivery.body, delivery.receive_count, dead_letters)
+        .await;
+    match settlement {
+        Settlement::Delete | Settlement::Abandon { .. } => queue.ack(delivery).await,
+        Settlement::Retry { delay } => queue.release(delivery, delay).await,
     }
 }
 

@@ -8,7 +8,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
-use crate::{Outcome, ProcessError};
+use crate::{FailureReason, Outcome};
 
 type Labels = Vec<(&'static str, &'static str)>;
 
@@ -96,8 +96,10 @@ impl Metrics {
             .inc();
     }
 
-    pub(crate) fn failure(&self, reason: &'static str) {
-        self.failed.get_or_create(&vec![("reason", reason)]).inc();
+    pub(crate) fn failure(&self, reason: FailureReason) {
+        self.failed
+            .get_or_create(&vec![("reason", reason.as_str())])
+            .inc();
     }
 
     pub(crate) fn downloaded(&self, bytes: u64) {
@@ -106,41 +108,5 @@ impl Metrics {
 
     pub(crate) fn written(&self, bytes: u64) {
         self.bytes_out.inc_by(bytes);
-    }
-}
-
-impl ProcessError {
-    /// A short, fixed name of the failure's kind (a metrics label): `corrupt`, `too_large`,
-    /// `not_found`, `storage_unavailable`, ...
-    pub fn reason(&self) -> &'static str {
-        use thumbnail_core::Error as Image;
-        use thumbnail_notify::NotifyError as Notify;
-        use thumbnail_storage::StorageError as Storage;
-        match self {
-            ProcessError::Image { source, .. } => match source {
-                Image::UnsupportedFormat { .. } => "unsupported_format",
-                Image::Corrupt { .. } => "corrupt",
-                Image::TooManyPixels { .. } => "too_many_pixels",
-                Image::TooLarge { .. } => "too_large",
-                Image::DecoderLimit { .. } => "decoder_limit",
-                Image::Encode { .. } => "encode",
-                Image::InvalidSpec { .. } => "invalid_spec",
-                _ => "image_error",
-            },
-            ProcessError::Storage(e) => match e {
-                Storage::NotFound { .. } => "not_found",
-                Storage::TooLarge { .. } => "too_large",
-                Storage::AccessDenied { .. } => "access_denied",
-                Storage::InvalidKey { .. } => "invalid_key",
-                Storage::Transient { .. } => "storage_unavailable",
-                _ => "storage_error",
-            },
-            ProcessError::WontFit { .. } => "wont_fit",
-            ProcessError::Notify(e) => match e {
-                Notify::TopicNotFound { .. } => "topic_not_found",
-                Notify::Transient { .. } => "notifier_unavailable",
-                _ => "notifier_error",
-            },
-        }
     }
 }

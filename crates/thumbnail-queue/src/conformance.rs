@@ -73,7 +73,7 @@ pub async fn messages_round_trip_and_ack_deletes(queue: &dyn Queue) {
             d.attributes.get("reason").map(String::as_str),
             Some("testing é")
         );
-        assert!(!d.id.is_empty() && !d.receipt.is_empty());
+        assert!(!d.id.is_empty() && d.has_receipt());
     }
     assert_empty_now(queue, "in-flight messages are hidden").await;
     queue.ack_batch(deliveries).await.expect("ack_batch");

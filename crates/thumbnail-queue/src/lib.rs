@@ -125,8 +125,10 @@ impl ReceiveOptions {
     }
 }
 
-/// A received message. Hand it back with [`Queue::ack`] or [`Queue::release`].
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A received message. Hand it back with [`Queue::ack`] or [`Queue::release`], which take it by
+/// value: a delivery is settled once. It is not `Clone`, and its receipt is private, so no copy of
+/// it can settle the message a second time.
+#[derive(Debug, PartialEq, Eq)]
 pub struct Delivery {
     /// The message id, the same on every delivery of the message.
     pub id: String,
@@ -137,9 +139,17 @@ pub struct Delivery {
     /// How many times the message has been received, this time included (1 on the first attempt).
     pub receive_count: u32,
     /// What the queue needs to acknowledge, release or extend this delivery.
-    pub receipt: String,
+    receipt: String,
     /// When the message was first sent, where the queue says (its age tells how far behind we are).
     pub sent_at: Option<SystemTime>,
+}
+
+impl Delivery {
+    /// Whether the queue gave this delivery a receipt (every queue here does; the conformance
+    /// suite checks it).
+    pub fn has_receipt(&self) -> bool {
+        !self.receipt.is_empty()
+    }
 }
 
 /// A queue of jobs.

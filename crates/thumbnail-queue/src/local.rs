@@ -80,11 +80,10 @@ impl LocalQueue {
         delivery: &Delivery,
         change: Change,
     ) -> Result<(), QueueError> {
-        let id = delivery.id.clone();
-        let delivery = delivery.clone();
+        let (id, receipt) = (delivery.id.clone(), delivery.receipt.clone());
         let stale = self
             .run(operation, move |spool| {
-                let path = spool.path(&delivery.id);
+                let path = spool.path(&id);
                 let mut record = match spool.read(&path) {
                     Ok(record) => record,
                     // Already deleted: for an ack that is the wanted state, for the rest a stale receipt.
@@ -93,7 +92,7 @@ impl LocalQueue {
                     }
                     Err(e) => return Err(e),
                 };
-                if !record.matches(&delivery) {
+                if !record.matches(&receipt) {
                     return Ok(true);
                 }
                 match change {
@@ -109,7 +108,7 @@ impl LocalQueue {
         if stale {
             return Err(QueueError::StaleReceipt {
                 queue: self.spool.name.clone(),
-                id,
+                id: delivery.id.clone(),
             });
         }
         Ok(())

@@ -53,7 +53,7 @@ impl MemoryQueue {
     ) -> Result<(), QueueError> {
         let mut records = self.lock();
         match records.iter().position(|r| r.id == delivery.id) {
-            Some(i) if records[i].matches(delivery) => {
+            Some(i) if records[i].matches(&delivery.receipt) => {
                 change(&mut records, i);
                 Ok(())
             }

@@ -61,9 +61,9 @@ impl Record {
         }
     }
 
-    /// Whether `delivery` is the latest delivery of this record.
-    pub fn matches(&self, delivery: &Delivery) -> bool {
-        receipt(&self.id, self.receive_count) == delivery.receipt
+    /// Whether `receipt` is that of the latest delivery of this record.
+    pub fn matches(&self, receipt: &str) -> bool {
+        self::receipt(&self.id, self.receive_count) == receipt
     }
 
     /// Hides (or shows, with zero) the record from now on for `duration`.

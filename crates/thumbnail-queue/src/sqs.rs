@@ -6,8 +6,9 @@ use async_trait::async_trait;
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::{
     DeleteMessageBatchRequestEntry, MessageAttributeValue, MessageSystemAttributeName,
+    QueueAttributeName,
 };
-use thumbnail_aws::{Class, Failure, classify};
+use thumbnail_aws_errors::{Class, Failure, classify};
 
 use crate::{Delivery, OutgoingMessage, Queue, QueueError, ReceiveOptions};
 
@@ -40,6 +41,41 @@ impl SqsQueue {
             output.queue_url().unwrap_or_default().to_owned()
         };
         Ok(SqsQueue { client, url })
+    }
+
+    /// Creates the queue `name` in the configured region and account, or finds it when it exists
+    /// (SQS's create is idempotent for the same attributes), and connects to it.
+    pub async fn create(config: &aws_config::SdkConfig, name: &str) -> Result<Self, QueueError> {
+        let client = Client::new(config);
+        let created = client
+            .create_queue()
+            .queue_name(name)
+            .send()
+            .await
+            .map_err(|e| error("create_queue", name, classify(&e)))?;
+        let url = created.queue_url().unwrap_or_default().to_owned();
+        Ok(SqsQueue { client, url })
+    }
+
+    /// The queue's ARN, which policies, redrives and subscriptions name it by.
+    pub async fn arn(&self) -> Result<String, QueueError> {
+        let output = self
+            .client
+            .get_queue_attributes()
+            .queue_url(&self.url)
+            .attribute_names(QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .map_err(|e| error("get_queue_attributes", &self.url, classify(&e)))?;
+        output
+            .attributes()
+            .and_then(|a| a.get(&QueueAttributeName::QueueArn))
+            .cloned()
+            .ok_or_else(|| QueueError::Permanent {
+                operation: "get_queue_attributes",
+                queue: self.url.clone(),
+                message: "the answer has no QueueArn".into(),
+            })
     }
 
     /// The queue URL.

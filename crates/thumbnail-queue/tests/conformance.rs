@@ -1,5 +1,5 @@
 //! The queue conformance suite against every implementation. The SQS run needs an SQS-compatible
-//! server: `scripts/test` starts moto on loopback (see `thumbnail_aws::test_server_config`).
+//! server: `scripts/test` starts moto on loopback (see `thumbnail_test_aws::config`).
 
 use thumbnail_queue::{LocalQueue, MemoryQueue, SqsQueue, conformance};
 
@@ -21,7 +21,7 @@ async fn local_queue_conforms() {
 
 #[tokio::test]
 async fn sqs_queue_conforms() {
-    let Some(config) = thumbnail_aws::test_server_config().await else {
+    let Some(config) = thumbnail_test_aws::config().await else {
         return;
     };
     let client = aws_sdk_sqs::Client::new(&config);
@@ -30,12 +30,7 @@ async fn sqs_queue_conforms() {
         std::process::id(),
         thumbnail_queue_test_suffix()
     );
-    client
-        .create_queue()
-        .queue_name(&name)
-        .send()
-        .await
-        .expect("create the test queue");
+    thumbnail_test_aws::queue(&config, &name).await;
     // By name, as THUMBNAIL_QUEUE may give it.
     let queue = SqsQueue::from_client(client, &name)
         .await

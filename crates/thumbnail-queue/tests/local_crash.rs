@@ -2,7 +2,7 @@
 //! acknowledging it comes back, to a new process, once its visibility timeout has passed.
 //!
 //! The test runs this same test binary again as the child, selecting `child_holds_a_message`, which
-//! does nothing unless `THUMBNAIL_QUEUE_CHILD_SPOOL` names the spool to use.
+//! does nothing unless `TEST_THUMBNAIL_QUEUE_CHILD_SPOOL` names the spool to use.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use thumbnail_queue::{LocalQueue, OutgoingMessage, Queue, ReceiveOptions};
 
-const CHILD_SPOOL: &str = "THUMBNAIL_QUEUE_CHILD_SPOOL";
+const CHILD_SPOOL: &str = "TEST_THUMBNAIL_QUEUE_CHILD_SPOOL";
 
 #[tokio::test]
 async fn child_holds_a_message() {
@@ -74,7 +74,7 @@ async fn a_message_held_by_a_killed_process_comes_back() {
         wait: Duration::from_secs(5),
         ..now
     };
-    let back = reopened.receive(&later).await.unwrap();
+    let mut back = reopened.receive(&later).await.unwrap();
     assert_eq!(back.len(), 1);
     assert_eq!(
         (
@@ -84,7 +84,7 @@ async fn a_message_held_by_a_killed_process_comes_back() {
         ),
         (id.as_str(), "resize me", 2)
     );
-    reopened.ack(back[0].clone()).await.unwrap();
+    reopened.ack(back.remove(0)).await.unwrap();
     assert!(reopened.receive(&now).await.unwrap().is_empty());
     std::fs::remove_dir_all(spool).unwrap();
 }

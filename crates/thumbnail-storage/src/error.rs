@@ -70,6 +70,16 @@ pub enum StorageError {
         /// What went wrong.
         message: String,
     },
+    /// Creating or configuring the bucket itself (not an object in it) failed.
+    #[error("{operation} {store} failed: {message}")]
+    Bucket {
+        /// The operation (`create_bucket`, ...).
+        operation: &'static str,
+        /// The store.
+        store: String,
+        /// What the store said.
+        message: String,
+    },
 }
 
 impl StorageError {

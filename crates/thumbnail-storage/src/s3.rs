@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
-use thumbnail_aws::{Class, Failure, classify};
+use thumbnail_aws_errors::{Class, Failure, classify};
 
 use crate::{
     MAX_PREVIEW_EXPIRY, Object, ObjectInfo, ObjectKey, ObjectStore, PutOptions, StorageError,
@@ -52,9 +52,39 @@ impl S3Store {
         }
     }
 
-    /// The SDK client (e.g. to create the bucket in tests).
+    /// The SDK client (e.g. to configure the bucket's notifications).
     pub fn client(&self) -> &Client {
         &self.client
+    }
+
+    /// Creates the bucket in the client's region, or does nothing when this account has it already.
+    /// Outside `us-east-1`, S3 wants the region named again as the location constraint.
+    pub async fn create_bucket(&self) -> Result<(), StorageError> {
+        use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
+        let mut request = self.client.create_bucket().bucket(&self.bucket);
+        if let Some(region) = self.client.config().region().map(|r| r.as_ref())
+            && region != "us-east-1"
+        {
+            request = request.create_bucket_configuration(
+                CreateBucketConfiguration::builder()
+                    .location_constraint(BucketLocationConstraint::from(region))
+                    .build(),
+            );
+        }
+        match request.send().await {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_bucket_already_owned_by_you()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(StorageError::Bucket {
+                operation: "create_bucket",
+                store: format!("s3://{}", self.bucket),
+                message: classify(&e).to_string(),
+            }),
+        }
     }
 
     fn error(&self, operation: &'static str, key: &ObjectKey, failure: Failure) -> StorageError {

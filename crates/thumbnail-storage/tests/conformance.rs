@@ -1,10 +1,10 @@
 //! The storage conformance suite against every implementation. The S3 run needs an S3-compatible
-//! server: `scripts/test` starts moto on loopback (see `thumbnail_aws::test_server_config`).
+//! server: `scripts/test` starts moto on loopback (see `thumbnail_test_aws::config`).
 
 use std::time::Duration;
 
 use thumbnail_storage::{
-    LocalStore, MemoryStore, ObjectKey, ObjectStore, PutOptions, S3Options, S3Store, conformance,
+    LocalStore, MemoryStore, ObjectKey, ObjectStore, PutOptions, S3Store, conformance,
 };
 
 #[tokio::test]
@@ -24,27 +24,8 @@ async fn local_store_conforms() {
 
 /// An S3 store on a fresh bucket of the test server, or `None` (with a note) when there is none.
 async fn s3_store() -> Option<S3Store> {
-    let config = thumbnail_aws::test_server_config().await?;
-    let bucket = conformance::unique_prefix();
-    let store = S3Store::new(
-        &config,
-        &bucket,
-        S3Options {
-            force_path_style: true,
-        },
-    );
-    let mut create = store.client().create_bucket().bucket(&bucket);
-    let region = config.region().expect("AWS_REGION is set").to_string();
-    if region != "us-east-1" {
-        let location = aws_sdk_s3::types::CreateBucketConfiguration::builder()
-            .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(
-                region.as_str(),
-            ))
-            .build();
-        create = create.create_bucket_configuration(location);
-    }
-    create.send().await.expect("create the test bucket");
-    Some(store)
+    let config = thumbnail_test_aws::config().await?;
+    Some(thumbnail_test_aws::bucket(&config, &conformance::unique_prefix()).await)
 }
 
 #[tokio::test]
@@ -101,7 +82,7 @@ async fn s3_preview_urls_are_signed_and_capped_at_seven_days() {
 
 #[tokio::test]
 async fn s3_unreachable_endpoint_is_retryable() {
-    let Some(config) = thumbnail_aws::test_server_config().await else {
+    let Some(config) = thumbnail_test_aws::config().await else {
         return;
     };
     // A port nothing listens on: connection refused, after the SDK's own retries.

@@ -1,5 +1,5 @@
 //! Preview URLs against a server that checks SigV4 (moto does not): s3s-fs, which `scripts/test`
-//! installs and names in `THUMBNAIL_TEST_S3S`. A fresh URL serves the thumbnail; the same URL with
+//! installs and names in `TEST_THUMBNAIL_S3S`. A fresh URL serves the thumbnail; the same URL with
 //! its signature, its key or its expiry changed is refused, and so is one past its expiry; a
 //! store with the wrong secret cannot write at all.
 
@@ -106,8 +106,8 @@ fn param(url: &str, name: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn tampered_and_expired_preview_urls_are_refused() {
-    let Ok(binary) = std::env::var("THUMBNAIL_TEST_S3S") else {
-        eprintln!("THUMBNAIL_TEST_S3S is not set: skipping (scripts/test sets it)");
+    let Ok(binary) = std::env::var("TEST_THUMBNAIL_S3S") else {
+        eprintln!("TEST_THUMBNAIL_S3S is not set: skipping (scripts/test sets it)");
         return;
     };
     let server = Server::start(&binary);

@@ -1,7 +1,8 @@
 //! `thumbnail-worker convert`: thumbnails of local files, vipsthumbnail's habits.
 
+use std::collections::{HashMap, HashSet};
 use std::fs;
-use std::io::{self, IsTerminal};
+use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Mutex;
@@ -60,21 +61,118 @@ pub struct ConvertArgs {
     inputs: Vec<PathBuf>,
 }
 
+/// Runs `convert`: exit code 0 when every file was converted, 1 when some failed (each reported)
+/// or the output folder cannot be made, 2 for a usage error (a bad preset, no input, inputs whose
+/// outputs would collide), refused before anything is written.
 pub fn run(args: ConvertArgs) -> ExitCode {
-    match convert(&args) {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::from(1),
+    let plan = match plan(&args) {
+        Ok(plan) => plan,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::from(2)
+            return ExitCode::from(2);
+        }
+    };
+    match convert(&args, &plan) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
         }
     }
 }
 
-/// Converts every input; `Ok(false)` when some failed (each already reported).
-fn convert(args: &ConvertArgs) -> Result<bool> {
+/// What `convert` will do: the specs, and each input with the stem of its outputs.
+#[derive(Debug)]
+struct Plan {
+    specs: Vec<ThumbnailSpec>,
+    /// Whether outputs are named after presets (`stem-preset.ext`).
+    named: bool,
+    files: Vec<(PathBuf, String)>,
+}
+
+fn plan(args: &ConvertArgs) -> Result<Plan> {
     let (specs, named) = specs(args)?;
-    let files = expand(&args.inputs)?;
+    let files = output_stems(expand(&args.inputs)?)?;
+    let plan = Plan {
+        specs,
+        named,
+        files,
+    };
+    plan.check_outputs_are_distinct()?;
+    Ok(plan)
+}
+
+impl Plan {
+    /// The file name of the `preset` thumbnail, in `format`, of the input with this stem.
+    fn output_name(&self, stem: &str, preset: &str, format: OutputFormat) -> String {
+        if self.named && !preset.is_empty() {
+            format!("{stem}-{preset}.{}", format.extension())
+        } else {
+            format!("{stem}.{}", format.extension())
+        }
+    }
+
+    /// Two inputs must never write the same output: refused before anything is written.
+    fn check_outputs_are_distinct(&self) -> Result<()> {
+        let mut seen: HashMap<String, &Path> = HashMap::new();
+        for (file, stem) in &self.files {
+            for spec in &self.specs {
+                let name = self.output_name(stem, &spec.name, spec.format);
+                if let Some(other) = seen.insert(name.clone(), file) {
+                    bail!(
+                        "{} and {} would both be written to {name}; convert them into separate output folders",
+                        other.display(),
+                        file.display()
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Each file with the stem of its outputs: its name without extension, or, where two inputs share
+/// that stem (`a.jpg`, `a.png`), the whole name with its dot as a dash (`a-jpg`, `a-png`). The same
+/// file given twice is taken once.
+fn output_stems(files: Vec<PathBuf>) -> Result<Vec<(PathBuf, String)>> {
+    let mut unique = Vec::new();
+    let mut seen = HashSet::new();
+    for file in files {
+        let identity = fs::canonicalize(&file).unwrap_or_else(|_| file.clone());
+        if seen.insert(identity) {
+            unique.push(file);
+        }
+    }
+    let stem = |file: &Path| {
+        file.file_stem()
+            .unwrap_or(file.as_os_str())
+            .to_string_lossy()
+            .into_owned()
+    };
+    let mut counts: HashMap<String, usize> = HashMap::new();
+    for file in &unique {
+        *counts.entry(stem(file)).or_default() += 1;
+    }
+    Ok(unique
+        .into_iter()
+        .map(|file| {
+            let mut name = stem(&file);
+            if counts[&name] > 1 {
+                name = file
+                    .file_name()
+                    .unwrap_or(file.as_os_str())
+                    .to_string_lossy()
+                    .replace('.', "-");
+            }
+            (file, name)
+        })
+        .collect())
+}
+
+/// Converts every input; `Ok(false)` when some failed (each already reported).
+fn convert(args: &ConvertArgs, plan: &Plan) -> Result<bool> {
+    let files = &plan.files;
     fs::create_dir_all(&args.output_dir)
         .with_context(|| format!("cannot create {}", args.output_dir.display()))?;
     let limits = Limits {
@@ -94,8 +192,8 @@ fn convert(args: &ConvertArgs) -> Result<bool> {
         for _ in 0..threads {
             scope.spawn(|| {
                 let mut engine = Engine::new(limits);
-                while let Some(file) = files.get(next.fetch_add(1, Ordering::Relaxed)) {
-                    match convert_one(&mut engine, file, &specs, named, &args.output_dir) {
+                while let Some((file, stem)) = files.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    match convert_one(&mut engine, file, stem, plan, &args.output_dir) {
                         Ok(n) => {
                             written.fetch_add(n, Ordering::Relaxed);
                         }
@@ -189,23 +287,15 @@ fn expand(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
 fn convert_one(
     engine: &mut Engine,
     file: &Path,
-    specs: &[ThumbnailSpec],
-    named: bool,
+    stem: &str,
+    plan: &Plan,
     output_dir: &Path,
 ) -> Result<usize> {
     let input = read_limited(file, engine.limits().max_bytes)?;
-    let thumbnails = engine.thumbnails(&input, specs)?;
-    let stem = file
-        .file_stem()
-        .unwrap_or(file.as_os_str())
-        .to_string_lossy();
+    let thumbnails = engine.thumbnails(&input, &plan.specs)?;
     for thumbnail in &thumbnails {
-        let name = if named && !thumbnail.name.is_empty() {
-            format!("{stem}-{}.{}", thumbnail.name, thumbnail.format.extension())
-        } else {
-            format!("{stem}.{}", thumbnail.format.extension())
-        };
-        write_atomically(&output_dir.join(name), &thumbnail.bytes)?;
+        let path = output_dir.join(plan.output_name(stem, &thumbnail.name, thumbnail.format));
+        write_atomically(&path, &thumbnail.bytes)?;
     }
     Ok(thumbnails.len())
 }
@@ -221,17 +311,21 @@ fn read_limited(file: &Path, limit: u64) -> Result<Vec<u8>> {
     fs::read(file).context("cannot read the file")
 }
 
-/// Writes through a temporary file and a rename, so an interrupted run never leaves half a thumbnail.
+/// Writes through a temporary file of its own in the same folder and a rename, so an interrupted
+/// run never leaves half a thumbnail, and parallel writers never share a temporary file.
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let mut temporary = path.as_os_str().to_owned();
-    temporary.push(format!(".tmp{}", std::process::id()));
-    let temporary = PathBuf::from(temporary);
-    fs::write(&temporary, bytes)
-        .and_then(|()| fs::rename(&temporary, path))
-        .with_context(|| format!("cannot write {}", path.display()))
-        .inspect_err(|_| {
-            let _ = fs::remove_file(&temporary);
-        })
+    let folder = path.parent().unwrap_or(Path::new("."));
+    let mut temporary = tempfile::Builder::new()
+        .prefix(".thumbnail-")
+        .tempfile_in(folder)
+        .with_context(|| format!("cannot write in {}", folder.display()))?;
+    temporary
+        .write_all(bytes)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    temporary
+        .persist(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
 }
 
 /// A bar on a terminal for more than one file; hidden otherwise (the summary line still prints).

@@ -1,24 +1,22 @@
-//! `thumbnail-worker`: the thumbnail pipeline's binary, a list of parts being connected.
-
-mod aws;
-mod convert;
-mod http;
-mod local_events;
-mod run;
-#[cfg(feature = "aws")]
-mod setup;
+//! `thumbnail-worker`: parses the command line and hands each command to the library.
+//!
+//! Exit codes: 0 success; 1 a runtime failure (or, for `convert`, some files failed); 2 a usage
+//! error: a bad flag or setting, refused before anything was done.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use thumbnail_config::Settings;
+use thumbnail_parts::logs::{self, LogFormat};
+use thumbnail_worker::{convert, run, upload};
 
 #[derive(Parser, Debug)]
 #[command(
     name = "thumbnail-worker",
     version,
-    about = "Make thumbnails of uploaded images."
+    about = "Make thumbnails of uploaded images.",
+    after_help = "Exit codes: 0 success, 1 runtime failure, 2 usage error (bad flag or setting)."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -28,6 +26,7 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Process uploads from the queue until stopped (SIGTERM/SIGINT finish what is in flight).
+    #[command(after_help = thumbnail_config::help())]
     Run {
         #[command(flatten)]
         config: ConfigArgs,
@@ -36,6 +35,7 @@ enum Command {
         exit_when_idle: bool,
     },
     /// Put image files into the source bucket.
+    #[command(after_help = thumbnail_config::help())]
     Upload {
         #[command(flatten)]
         config: ConfigArgs,
@@ -46,8 +46,9 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
-    /// Create the AWS resources the configuration names (idempotent) and print the settings to run with.
+    /// Create the AWS resources the settings name (idempotent) and print `export` lines to run with.
     #[cfg(feature = "aws")]
+    #[command(after_help = thumbnail_config::help())]
     Setup {
         #[command(flatten)]
         config: ConfigArgs,
@@ -75,82 +76,88 @@ struct ConfigArgs {
     #[arg(long = "set", value_name = "KEY=VALUE")]
     overrides: Vec<String>,
     /// Log format.
-    #[arg(long, value_enum, default_value_t = LogFormat::Human)]
-    log_format: LogFormat,
+    #[arg(long, value_enum, default_value_t = LogArg::Human)]
+    log_format: LogArg,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
-enum LogFormat {
+enum LogArg {
     Human,
     Json,
 }
 
 impl ConfigArgs {
-    fn load(&self) -> anyhow::Result<Settings> {
-        let filter = thumbnail_config::log_filter();
-        let logs = tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-            .with_writer(std::io::stderr);
-        match self.log_format {
-            LogFormat::Human => logs.init(),
-            LogFormat::Json => logs.json().init(),
-        }
-        Ok(Settings::load(
-            self.config.as_deref(),
-            std::env::vars(),
-            &self.overrides,
-        )?)
+    /// Starts the log, then loads the settings; a bad setting is a usage error.
+    fn settings(&self) -> Result<Settings, ExitCode> {
+        logs::init(
+            match self.log_format {
+                LogArg::Human => LogFormat::Human,
+                LogArg::Json => LogFormat::Json,
+            },
+            true,
+        );
+        Settings::load(self.config.as_deref(), std::env::vars(), &self.overrides).map_err(|e| {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        })
     }
 }
 
 fn main() -> ExitCode {
-    let outcome = match Cli::parse().command {
-        Command::Convert(args) => return convert::run(args),
-        Command::Run {
-            config,
-            exit_when_idle,
-        } => runtime()
-            .and_then(|rt| rt.block_on(async { run::run(&config.load()?, exit_when_idle).await })),
-        #[cfg(feature = "aws")]
-        Command::Setup {
-            config,
-            email,
-            filter_prefix,
-            filter_suffix,
-        } => runtime().and_then(|rt| {
-            rt.block_on(async {
-                let options = setup::SetupOptions {
-                    email,
-                    prefix: filter_prefix,
-                    suffix: filter_suffix,
-                };
-                setup::setup(&config.load()?, &options).await
-            })
-        }),
-        Command::Upload {
-            config,
-            prefix,
-            files,
-        } => runtime().and_then(|rt| {
-            rt.block_on(async {
-                run::upload(&config.load()?, &files, prefix.as_deref())
-                    .await
-                    .map(|_| ())
-            })
-        }),
+    let (config, work): (ConfigArgs, Box<dyn FnOnce(Settings) -> anyhow::Result<()>>) =
+        match Cli::parse().command {
+            Command::Convert(args) => return convert::run(args),
+            Command::Run {
+                config,
+                exit_when_idle,
+            } => (
+                config,
+                Box::new(move |settings| block_on(run::run(settings, exit_when_idle))),
+            ),
+            Command::Upload {
+                config,
+                prefix,
+                files,
+            } => (
+                config,
+                Box::new(move |settings| {
+                    block_on(upload::upload(settings, &files, prefix.as_deref())).map(drop)
+                }),
+            ),
+            #[cfg(feature = "aws")]
+            Command::Setup {
+                config,
+                email,
+                filter_prefix,
+                filter_suffix,
+            } => (
+                config,
+                Box::new(move |settings| {
+                    let options = thumbnail_worker::setup::SetupOptions {
+                        email,
+                        prefix: filter_prefix,
+                        suffix: filter_suffix,
+                    };
+                    block_on(thumbnail_worker::setup::setup(&settings, &options))
+                }),
+            ),
+        };
+    let settings = match config.settings() {
+        Ok(settings) => settings,
+        Err(code) => return code,
     };
-    match outcome {
+    match work(settings) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::from(2)
+            ExitCode::FAILURE
         }
     }
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread()
+fn block_on<T>(work: impl Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
+    tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        .build()?)
+        .build()?
+        .block_on(work)
 }

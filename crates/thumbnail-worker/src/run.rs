@@ -1,114 +1,29 @@
 //! `thumbnail-worker run`: receive, process with bounded concurrency, settle; stop cleanly on
-//! SIGTERM or SIGINT. And `upload`, which puts files into the source bucket.
+//! SIGTERM or SIGINT.
 
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use thumbnail_notify::{LogNotifier, Notifier};
-use thumbnail_pipeline::{Pipeline, settle};
-use thumbnail_queue::{Delivery, LocalQueue, Queue, ReceiveOptions};
-use thumbnail_storage::{LocalStore, ObjectKey, ObjectStore, PutOptions};
+use thumbnail_config::Settings;
+use thumbnail_parts::{DynPipeline, Parts};
+use thumbnail_pipeline::settle;
+use thumbnail_queue::{Delivery, Queue, ReceiveOptions};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
-use crate::local_events::LocalEvents;
-use thumbnail_config::{Backend, Settings};
-
-pub(crate) type DynPipeline =
-    Pipeline<Box<dyn ObjectStore>, Box<dyn ObjectStore>, Box<dyn Notifier>>;
-
-/// Everything `run` connects, built from the settings.
-pub(crate) struct Parts {
-    pub pipeline: Arc<DynPipeline>,
-    pub queue: Arc<dyn Queue>,
-    pub dead_letters: Option<Arc<dyn Queue>>,
-    pub events: Option<LocalEvents>,
-    /// How long one receive waits.
-    pub wait: Duration,
-}
-
-/// The pipeline over the given stores and notifier, as the settings configure it.
-pub(crate) fn pipeline(
-    settings: &Settings,
-    source: Box<dyn ObjectStore>,
-    dest: Box<dyn ObjectStore>,
-    notifier: Box<dyn Notifier>,
-) -> Result<Arc<DynPipeline>> {
-    let config = settings.pipeline_config()?;
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    Ok(Arc::new(Pipeline::new(
-        source, dest, notifier, config, threads,
-    )))
-}
-
-fn bucket_dir(settings: &Settings, bucket: &str) -> PathBuf {
-    settings.local_dir.join("buckets").join(bucket)
-}
-
-/// The embedded default: folders as buckets, spool folders as queues, the log (and a JSON-lines
-/// file) for notifications, and the source folder watched for new files.
-fn local_parts(settings: &Settings) -> Result<Parts> {
-    let queues = settings.local_dir.join("queues");
-    let dlq = settings
-        .dlq
-        .clone()
-        .unwrap_or_else(|| "thumbnail-dead-letters".into());
-    Ok(Parts {
-        pipeline: pipeline(
-            settings,
-            Box::new(LocalStore::new(bucket_dir(
-                settings,
-                &settings.source_bucket,
-            ))?),
-            Box::new(LocalStore::new(bucket_dir(
-                settings,
-                &settings.dest_bucket,
-            ))?),
-            Box::new(LogNotifier::with_jsonl(
-                settings.local_dir.join("notifications.jsonl"),
-            )),
-        )?,
-        queue: Arc::new(LocalQueue::open(queues.join(&settings.queue))?),
-        dead_letters: Some(Arc::new(LocalQueue::open(queues.join(dlq))?)),
-        events: Some(LocalEvents::open(
-            &settings.source_bucket,
-            &bucket_dir(settings, &settings.source_bucket),
-            &settings.local_dir.join("ledger"),
-        )?),
-        wait: Duration::from_secs(1),
-    })
-}
-
-async fn parts(settings: &Settings) -> Result<Parts> {
-    match settings.backend {
-        Backend::Local => local_parts(settings),
-        Backend::Aws => crate::aws::parts(settings).await,
-    }
-}
-
-async fn source_store(settings: &Settings) -> Result<Box<dyn ObjectStore>> {
-    match settings.backend {
-        Backend::Local => Ok(Box::new(LocalStore::new(bucket_dir(
-            settings,
-            &settings.source_bucket,
-        ))?)),
-        Backend::Aws => crate::aws::store(settings, &settings.source_bucket).await,
-    }
-}
-
 /// Runs until SIGTERM/SIGINT (or, with `exit_when_idle`, until nothing is pending), finishing and
 /// settling every message in flight before returning.
-pub async fn run(settings: &Settings, exit_when_idle: bool) -> Result<()> {
-    let Parts {
-        pipeline,
-        queue,
-        dead_letters,
-        mut events,
-        wait,
-    } = parts(settings).await?;
+pub async fn run(settings: Settings, exit_when_idle: bool) -> Result<()> {
+    let parts = Parts::connect(settings).await?;
+    let pipeline = Arc::new(parts.pipeline().await?);
+    let queue = parts.queue().await?;
+    let dead_letters = parts.dead_letters().await?;
+    let mut events = parts.local_events()?;
+    let wait = parts.receive_wait();
+    let settings = parts.settings();
+    let sizing = settings.sizing();
     let (stop_tx, mut stop) = watch::channel(false);
     tokio::spawn(async move {
         shutdown_signal().await;
@@ -120,11 +35,18 @@ pub async fn run(settings: &Settings, exit_when_idle: bool) -> Result<()> {
         pipeline.metrics().register(&mut registry);
         crate::http::serve(addr, registry, stop.clone()).await?;
     }
-    let visibility = Duration::from_secs(settings.visibility);
-    let slots = Arc::new(Semaphore::new(settings.concurrency));
+    let visibility = settings.visibility;
+    let slots = Arc::new(Semaphore::new(sizing.concurrency));
     let mut tasks = JoinSet::new();
     let mut outage = Outage::default();
-    tracing::info!(queue = queue.name(), presets = %settings.presets, "worker started");
+    tracing::info!(
+        queue = queue.name(),
+        presets = %settings.preset_names(),
+        concurrency = sizing.concurrency,
+        engine_threads = sizing.engine_threads,
+        memory_budget_mib = sizing.memory_budget.map(|bytes| bytes >> 20),
+        "worker started"
+    );
     while !*stop.borrow() {
         let announced = match events.as_mut() {
             Some(events) => match events.scan(queue.as_ref()).await {
@@ -212,7 +134,7 @@ pub async fn run(settings: &Settings, exit_when_idle: bool) -> Result<()> {
             );
         }
     }
-    finish(tasks, settings.shutdown_grace()).await;
+    finish(tasks, settings.shutdown_grace).await;
     tracing::info!("worker stopped");
     Ok(())
 }
@@ -330,44 +252,6 @@ async fn shutdown_signal() {
         _ = tokio::signal::ctrl_c() => {}
         _ = terminate.recv() => {}
     }
-}
-
-/// Puts files into the source bucket (the local folder, or S3, whose notification then announces
-/// them). Keys are `prefix/` plus the file name.
-pub async fn upload(settings: &Settings, files: &[PathBuf], prefix: Option<&str>) -> Result<usize> {
-    let source = source_store(settings).await?;
-    let mut count = 0;
-    for file in files {
-        let name = file_name(file)?;
-        let key = match prefix
-            .map(|p| p.trim_matches('/'))
-            .filter(|p| !p.is_empty())
-        {
-            Some(prefix) => format!("{prefix}/{name}"),
-            None => name,
-        };
-        let key = ObjectKey::new(key)?;
-        let bytes =
-            std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-        let content_type = thumbnail_core::ImageFormat::detect(&bytes)
-            .map_or("application/octet-stream".to_owned(), |f| {
-                format!("image/{f}")
-            });
-        source
-            .put(&key, bytes, &PutOptions::new(content_type))
-            .await?;
-        println!("{} -> {}/{key}", file.display(), source.name());
-        count += 1;
-    }
-    Ok(count)
-}
-
-fn file_name(file: &Path) -> Result<String> {
-    Ok(file
-        .file_name()
-        .with_context(|| format!("{} has no file name", file.display()))?
-        .to_string_lossy()
-        .into_owned())
 }
 
 #[cfg(test)]

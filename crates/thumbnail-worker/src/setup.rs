@@ -1,20 +1,26 @@
 //! `thumbnail-worker setup`: creates, idempotently, the AWS resources the settings name: the two
 //! buckets, the queue and its dead-letter queue with a redrive policy, the queue policy that lets the
 //! source bucket send, the bucket notification for `ObjectCreated`, the topic and an optional e-mail
-//! subscription. Running it twice changes nothing.
+//! subscription. Running it twice changes nothing. It prints `export` lines for a shell to `eval`,
+//! so that `run` then uses exactly what was created.
 
 use anyhow::{Context, Result};
 use aws_sdk_s3::types::{
-    BucketLocationConstraint, CreateBucketConfiguration, Event, FilterRule, FilterRuleName,
-    NotificationConfiguration, NotificationConfigurationFilter, QueueConfiguration, S3KeyFilter,
+    Event, FilterRule, FilterRuleName, NotificationConfiguration, NotificationConfigurationFilter,
+    QueueConfiguration, S3KeyFilter,
 };
 use aws_sdk_sqs::types::QueueAttributeName;
-
 use thumbnail_config::Settings;
+use thumbnail_notify::SnsNotifier;
+use thumbnail_parts::aws::Aws;
+use thumbnail_queue::SqsQueue;
 
 /// Receives before SQS moves a message to the dead-letter queue: the pipeline's own limit, so the
 /// local queue and SQS give up on a message at the same point.
 const MAX_RECEIVE_COUNT: u32 = thumbnail_pipeline::MAX_RECEIVES;
+
+/// The id of the bucket notification `setup` writes; other notifications of the bucket are kept.
+const NOTIFICATION_ID: &str = "thumbnail";
 
 /// What `setup` may add beyond the settings.
 #[derive(Debug, Default)]
@@ -27,32 +33,65 @@ pub struct SetupOptions {
     pub suffix: Option<String>,
 }
 
-/// Creates everything and prints the settings to run with.
+/// Creates everything and prints the settings to run with, as `export` lines.
 pub async fn setup(settings: &Settings, options: &SetupOptions) -> Result<()> {
-    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let aws = Aws::load().await;
+    let config = aws.sdk_config();
     let region = config
         .region()
         .context("no AWS region configured (AWS_REGION)")?
         .to_string();
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&config)
-            .force_path_style(settings.s3_path_style)
-            .build(),
-    );
-    let sqs = aws_sdk_sqs::Client::new(&config);
-    let sns = aws_sdk_sns::Client::new(&config);
-
     for bucket in [&settings.source_bucket, &settings.dest_bucket] {
-        create_bucket(&s3, bucket, &region).await?;
+        aws.bucket(settings, bucket).create_bucket().await?;
     }
     let dlq_name = settings
         .dlq
         .clone()
         .unwrap_or_else(|| format!("{}-dead-letters", settings.queue));
-    let dlq_url = create_queue(&sqs, &dlq_name).await?;
-    let dlq_arn = queue_arn(&sqs, &dlq_url).await?;
-    let queue_url = create_queue(&sqs, &settings.queue).await?;
-    let queue_arn = queue_arn(&sqs, &queue_url).await?;
+    let dlq = SqsQueue::create(config, &dlq_name).await?;
+    let queue = SqsQueue::create(config, &settings.queue).await?;
+    let queue_arn = queue.arn().await?;
+    configure_queue(settings, &queue, &queue_arn, &dlq.arn().await?).await?;
+    announce_uploads(&aws, settings, options, &queue_arn).await?;
+
+    let topic =
+        SnsNotifier::create(config, settings.topic.as_deref().unwrap_or("thumbnails")).await?;
+    if let Some(email) = &options.email {
+        topic
+            .client()
+            .subscribe()
+            .topic_arn(topic.topic_arn())
+            .protocol("email")
+            .endpoint(email)
+            .send()
+            .await
+            .context("subscribing the e-mail address")?;
+        eprintln!(
+            "{email}: SNS sends a confirmation e-mail; notifications arrive once it is confirmed"
+        );
+    }
+    for (name, value) in [
+        ("THUMBNAIL_BACKEND", "aws"),
+        ("THUMBNAIL_SOURCE_BUCKET", &settings.source_bucket),
+        ("THUMBNAIL_DEST_BUCKET", &settings.dest_bucket),
+        ("THUMBNAIL_QUEUE", queue.url()),
+        ("THUMBNAIL_DLQ", dlq.url()),
+        ("THUMBNAIL_TOPIC", topic.topic_arn()),
+        ("AWS_REGION", &region),
+    ] {
+        println!("export {name}={}", shell_quote(value));
+    }
+    Ok(())
+}
+
+/// The queue policy that lets the source bucket send, the redrive to the dead-letter queue, and
+/// the visibility timeout.
+async fn configure_queue(
+    settings: &Settings,
+    queue: &SqsQueue,
+    queue_arn: &str,
+    dlq_arn: &str,
+) -> Result<()> {
     let source_arn = format!("arn:aws:s3:::{}", settings.source_bucket);
     let policy = serde_json::json!({
         "Version": "2012-10-17",
@@ -66,18 +105,45 @@ pub async fn setup(settings: &Settings, options: &SetupOptions) -> Result<()> {
         }],
     });
     let redrive = serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": MAX_RECEIVE_COUNT.to_string()});
-    sqs.set_queue_attributes()
-        .queue_url(&queue_url)
+    queue
+        .client()
+        .set_queue_attributes()
+        .queue_url(queue.url())
         .attributes(QueueAttributeName::Policy, policy.to_string())
         .attributes(QueueAttributeName::RedrivePolicy, redrive.to_string())
         .attributes(
             QueueAttributeName::VisibilityTimeout,
-            settings.visibility.to_string(),
+            settings.visibility.as_secs().to_string(),
         )
         .send()
         .await
         .context("setting the queue's policy and redrive")?;
+    Ok(())
+}
 
+/// Has the source bucket announce created objects on the queue. S3 replaces a bucket's whole
+/// notification configuration at once, so the existing one is read and only our entry (by its id)
+/// is replaced: notifications other applications configured stay.
+async fn announce_uploads(
+    aws: &Aws,
+    settings: &Settings,
+    options: &SetupOptions,
+    queue_arn: &str,
+) -> Result<()> {
+    let bucket = aws.bucket(settings, &settings.source_bucket);
+    let s3 = bucket.client();
+    let existing = match s3
+        .get_bucket_notification_configuration()
+        .bucket(&settings.source_bucket)
+        .send()
+        .await
+    {
+        Ok(existing) => existing,
+        Err(e) if is_empty_moto_answer(&e) => {
+            aws_sdk_s3::operation::get_bucket_notification_configuration::GetBucketNotificationConfigurationOutput::builder().build()
+        }
+        Err(e) => return Err(e).context("reading the bucket's notifications"),
+    };
     let mut rules = Vec::new();
     for (name, value) in [
         (FilterRuleName::Prefix, &options.prefix),
@@ -87,108 +153,73 @@ pub async fn setup(settings: &Settings, options: &SetupOptions) -> Result<()> {
             rules.push(FilterRule::builder().name(name).value(value).build());
         }
     }
-    let mut notification = QueueConfiguration::builder()
-        .id("thumbnail")
-        .queue_arn(&queue_arn)
+    let mut ours = QueueConfiguration::builder()
+        .id(NOTIFICATION_ID)
+        .queue_arn(queue_arn)
         .events(Event::from("s3:ObjectCreated:*"));
     if !rules.is_empty() {
-        notification = notification.filter(
+        ours = ours.filter(
             NotificationConfigurationFilter::builder()
                 .key(S3KeyFilter::builder().set_filter_rules(Some(rules)).build())
                 .build(),
         );
     }
+    let mut queues: Vec<QueueConfiguration> = existing
+        .queue_configurations()
+        .iter()
+        .filter(|q| q.id() != Some(NOTIFICATION_ID))
+        .cloned()
+        .collect();
+    queues.push(ours.build().context("notification configuration")?);
+    let merged = NotificationConfiguration::builder()
+        .set_queue_configurations(Some(queues))
+        .set_topic_configurations(existing.topic_configurations.clone())
+        .set_lambda_function_configurations(existing.lambda_function_configurations.clone())
+        .set_event_bridge_configuration(existing.event_bridge_configuration.clone())
+        .build();
     s3.put_bucket_notification_configuration()
         .bucket(&settings.source_bucket)
-        .notification_configuration(
-            NotificationConfiguration::builder()
-                .queue_configurations(notification.build().context("notification configuration")?)
-                .build(),
-        )
+        .notification_configuration(merged)
         .send()
         .await
         .context("configuring the bucket notification")?;
-
-    let topic_name = settings
-        .topic
-        .clone()
-        .unwrap_or_else(|| "thumbnails".into());
-    let topic_arn = if topic_name.starts_with("arn:") {
-        topic_name.clone()
-    } else {
-        // create_topic is idempotent and answers the ARN.
-        let created = sns
-            .create_topic()
-            .name(&topic_name)
-            .send()
-            .await
-            .context("creating the topic")?;
-        created.topic_arn().unwrap_or_default().to_owned()
-    };
-    if let Some(email) = &options.email {
-        sns.subscribe()
-            .topic_arn(&topic_arn)
-            .protocol("email")
-            .endpoint(email)
-            .send()
-            .await
-            .context("subscribing the e-mail address")?;
-        eprintln!(
-            "{email}: SNS sends a confirmation e-mail; notifications arrive once it is confirmed"
-        );
-    }
-    println!("THUMBNAIL_BACKEND=aws");
-    println!("THUMBNAIL_SOURCE_BUCKET={}", settings.source_bucket);
-    println!("THUMBNAIL_DEST_BUCKET={}", settings.dest_bucket);
-    println!("THUMBNAIL_QUEUE={queue_url}");
-    println!("THUMBNAIL_DLQ={dlq_url}");
-    println!("THUMBNAIL_TOPIC={topic_arn}");
-    println!("AWS_REGION={region}");
     Ok(())
 }
 
-async fn create_bucket(s3: &aws_sdk_s3::Client, bucket: &str, region: &str) -> Result<()> {
-    let mut request = s3.create_bucket().bucket(bucket);
-    if region != "us-east-1" {
-        request = request.create_bucket_configuration(
-            CreateBucketConfiguration::builder()
-                .location_constraint(BucketLocationConstraint::from(region))
-                .build(),
-        );
-    }
-    match request.send().await {
-        Ok(_) => Ok(()),
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|s| s.is_bucket_already_owned_by_you()) =>
-        {
-            Ok(())
-        }
-        Err(e) => Err(e).with_context(|| format!("creating bucket {bucket}")),
-    }
+/// Whether `error` is moto's answer for a bucket with no notifications: an empty
+/// `<GetBucketNotificationResponse/>` where S3 sends an empty `<NotificationConfiguration/>`, which
+/// the SDK cannot parse. Only that exact empty answer counts: a configuration we cannot read is
+/// never taken for none, which would replace it.
+fn is_empty_moto_answer<E>(
+    error: &aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+) -> bool {
+    let Some(response) = error.raw_response() else {
+        return false;
+    };
+    let body = response
+        .body()
+        .bytes()
+        .map(String::from_utf8_lossy)
+        .unwrap_or_default();
+    let body = body.trim();
+    response.status().is_success()
+        && body.ends_with("/>")
+        && body.contains("<GetBucketNotificationResponse ")
+        && body.matches('<').count() <= 2
 }
 
-async fn create_queue(sqs: &aws_sdk_sqs::Client, name: &str) -> Result<String> {
-    let created = sqs
-        .create_queue()
-        .queue_name(name)
-        .send()
-        .await
-        .with_context(|| format!("creating queue {name}"))?;
-    Ok(created.queue_url().unwrap_or_default().to_owned())
+/// `value` quoted for a POSIX shell: in single quotes, each single quote written as `'\''`.
+fn shell_quote(value: &str) -> String {
+    format!("'{}'", value.replace('\'', r"'\''"))
 }
 
-async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> Result<String> {
-    let attributes = sqs
-        .get_queue_attributes()
-        .queue_url(url)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .with_context(|| format!("reading the ARN of {url}"))?;
-    attributes
-        .attributes()
-        .and_then(|a| a.get(&QueueAttributeName::QueueArn))
-        .cloned()
-        .with_context(|| format!("{url} has no ARN"))
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_are_quoted_for_the_shell() {
+        assert_eq!(shell_quote("plain"), "'plain'");
+        assert_eq!(shell_quote("it's $HOME"), r"'it'\''s $HOME'");
+    }
 }

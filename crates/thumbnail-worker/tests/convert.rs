@@ -214,3 +214,39 @@ fn parallel_runs_give_the_same_thumbnails() {
         );
     }
 }
+
+#[test]
+fn inputs_that_share_a_name_get_outputs_of_their_own() {
+    let dir = Scratch::new("collide");
+    let jpeg = dir.input("a.jpg", &photo(400, 300));
+    let png = dir.input(
+        "a.png",
+        &encode(
+            &DynamicImage::ImageRgb8(quadrants(200, 400)),
+            ImageFormat::Png,
+        ),
+    );
+    // The same file twice is converted once.
+    let output = convert(&["--size", "100"], &dir.out(), &[&jpeg, &png, &jpeg]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert_eq!(dir.outputs(), ["a-jpg.jpg", "a-png.jpg"]);
+    assert!(stderr.contains("2 of 2 files converted"), "{stderr}");
+    // Each output is its own input's thumbnail: the landscape one and the portrait one.
+    assert_eq!(size_of(&dir.out().join("a-jpg.jpg")), (100, 75));
+    assert_eq!(size_of(&dir.out().join("a-png.jpg")), (50, 100));
+
+    // Two folders' a.jpg cannot be told apart by name: refused before anything is written.
+    fs::create_dir_all(dir.0.join("other")).unwrap();
+    let twin = dir.0.join("other").join("a.jpg");
+    fs::write(&twin, photo(64, 64)).unwrap();
+    let refused = dir.0.join("refused");
+    let output = convert(&["--size", "100"], &refused, &[&jpeg, &twin]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("would both be written to a-jpg.jpg"),
+        "{stderr}"
+    );
+    assert!(!refused.exists());
+}

@@ -83,7 +83,7 @@ async fn metric(port: u16, name: &str) -> f64 {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn setup_then_run_on_aws() {
-    let Some(config) = thumbnail_aws::test_server_config().await else {
+    let Some(config) = thumbnail_test_aws::config().await else {
         return;
     };
     let n = common::unique();
@@ -103,7 +103,7 @@ async fn setup_then_run_on_aws() {
 
     // A subscriber: an SQS queue on the topic, as an application would read the JSON.
     let inbox =
-        thumbnail_aws::subscribed_test_queue(&config, &topic_arn, &format!("inbox-{n}")).await;
+        thumbnail_test_aws::subscribed_queue(&config, &topic_arn, &format!("inbox-{n}")).await;
     let sqs = aws_sdk_sqs::Client::new(&config);
 
     let running = worker(&env, &["run"])
@@ -235,11 +235,63 @@ async fn setup_then_run_on_aws() {
     terminate(running).await;
 }
 
+/// S3 replaces a bucket's notifications as a whole: `setup` must add its own to those another
+/// application configured, not replace them, and running it again must not add a second.
+#[tokio::test(flavor = "multi_thread")]
+async fn setup_keeps_the_bucket_notifications_it_did_not_write() {
+    use aws_sdk_s3::types::{Event, NotificationConfiguration, QueueConfiguration};
+    let Some(config) = thumbnail_test_aws::config().await else {
+        return;
+    };
+    let n = common::unique();
+    let bucket = format!("shared-{n}");
+    let other_queue = thumbnail_test_aws::queue(&config, &format!("other-app-{n}")).await;
+    let s3 = thumbnail_test_aws::bucket(&config, &bucket)
+        .await
+        .client()
+        .clone();
+    let theirs = QueueConfiguration::builder()
+        .id("other-app")
+        .queue_arn(other_queue.arn().await.unwrap())
+        .events(Event::S3ObjectRemoved)
+        .build()
+        .unwrap();
+    s3.put_bucket_notification_configuration()
+        .bucket(&bucket)
+        .notification_configuration(
+            NotificationConfiguration::builder()
+                .queue_configurations(theirs)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+
+    set_up(&[
+        ("THUMBNAIL_SOURCE_BUCKET", bucket.clone()),
+        ("THUMBNAIL_DEST_BUCKET", format!("shared-thumbs-{n}")),
+        ("THUMBNAIL_QUEUE", format!("shared-jobs-{n}")),
+    ]);
+    let after = s3
+        .get_bucket_notification_configuration()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    let mut ids: Vec<&str> = after
+        .queue_configurations()
+        .iter()
+        .filter_map(|q| q.id())
+        .collect();
+    ids.sort();
+    assert_eq!(ids, ["other-app", "thumbnail"]);
+}
+
 /// SIGKILL mid-batch, then a restart: the messages the dead worker held come back after their
 /// visibility timeout and every image gets its thumbnails.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_killed_worker_loses_nothing_on_aws() {
-    let Some(config) = thumbnail_aws::test_server_config().await else {
+    let Some(config) = thumbnail_test_aws::config().await else {
         return;
     };
     let n = common::unique();
@@ -315,7 +367,7 @@ async fn a_killed_worker_loses_nothing_on_aws() {
 /// thumbnails (so every signing path ran).
 #[tokio::test(flavor = "multi_thread")]
 async fn no_credential_or_signature_reaches_the_logs() {
-    let Some(config) = thumbnail_aws::test_server_config().await else {
+    let Some(config) = thumbnail_test_aws::config().await else {
         return;
     };
     let n = common::unique();
@@ -341,7 +393,7 @@ async fn no_credential_or_signature_reaches_the_logs() {
     env.insert("RUST_LOG".into(), "debug".into());
     let topic = env["THUMBNAIL_TOPIC"].clone();
     let inbox =
-        thumbnail_aws::subscribed_test_queue(&config, &topic, &format!("secret-inbox-{n}")).await;
+        thumbnail_test_aws::subscribed_queue(&config, &topic, &format!("secret-inbox-{n}")).await;
     let s3 = s3_client(&config);
     let photo = jpeg(&quadrants(400, 300), &JpegOptions::default());
     put(&s3, &env["THUMBNAIL_SOURCE_BUCKET"], "a.jpg", photo).await;

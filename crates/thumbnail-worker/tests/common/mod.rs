@@ -14,7 +14,7 @@ pub fn unique() -> String {
 }
 
 /// Runs `setup` (twice: the second must change nothing and succeed) and adds what it printed (the
-/// queue URLs, the topic ARN) to `env`.
+/// queue URLs, the topic ARN, as `export NAME='value'` lines) to `env`.
 pub fn set_up(env: &mut BTreeMap<String, String>) {
     let mut printed = String::new();
     for _ in 0..2 {
@@ -31,8 +31,12 @@ pub fn set_up(env: &mut BTreeMap<String, String>) {
         printed = String::from_utf8(output.stdout).unwrap();
     }
     for line in printed.lines() {
-        let (key, value) = line.split_once('=').unwrap();
-        env.insert(key.to_owned(), value.to_owned());
+        let (key, value) = line
+            .strip_prefix("export ")
+            .and_then(|line| line.split_once('='))
+            .unwrap_or_else(|| panic!("not an export line: {line}"));
+        let value = value.strip_prefix('\'').and_then(|v| v.strip_suffix('\''));
+        env.insert(key.to_owned(), value.expect("a quoted value").to_owned());
     }
 }
 

@@ -24,8 +24,8 @@ fn crash_suite(backend: Backend) {
     ) else {
         return;
     };
-    let images = setting("THUMBNAIL_CRASH_IMAGES", 200);
-    let kills = setting("THUMBNAIL_CRASH_KILLS", 5);
+    let images = setting("TEST_THUMBNAIL_CRASH_IMAGES", 200);
+    let kills = setting("TEST_THUMBNAIL_CRASH_KILLS", 5);
     // One in 40 is corrupt: it must end in the dead-letter queue, not stall the others.
     let corrupt = |i: usize| i % 40 == 7;
     let key = |i: usize| format!("crash/{i:04}");

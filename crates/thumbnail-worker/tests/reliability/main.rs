@@ -1,9 +1,9 @@
 //! The reliability suites: the real worker binary, on the local backend and on the S3/SQS/SNS test
 //! server, under crashes, outages, duplicates, shutdown under load, hostile inputs and hostile keys.
-//! Each suite writes what it measured to `target/tmp/reliability/` (the README's figures).
+//! Each suite writes what it measured to `target/tmp/reliability/` (the figures in docs/reliability.md).
 //!
-//! The crash suite's size is set by `THUMBNAIL_CRASH_IMAGES` and `THUMBNAIL_CRASH_KILLS` (200 and 5
-//! by default; the long mode in the README uses more), and its kill moments by `THUMBNAIL_TEST_SEED`.
+//! The crash suite's size is set by `TEST_THUMBNAIL_CRASH_IMAGES` and `TEST_THUMBNAIL_CRASH_KILLS` (200 and 5
+//! by default; the long mode in docs/reliability.md uses more), and its kill moments by `TEST_THUMBNAIL_SEED`.
 
 #[path = "../common/mod.rs"]
 mod common;

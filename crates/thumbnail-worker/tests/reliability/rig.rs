@@ -63,7 +63,7 @@ impl Rig {
                 None
             }
             Backend::Aws => {
-                let config = runtime.block_on(thumbnail_aws::test_server_config())?;
+                let config = runtime.block_on(thumbnail_test_aws::config())?;
                 for (key, value) in [
                     ("BACKEND", "aws".to_owned()),
                     ("S3_PATH_STYLE", "true".to_owned()),
@@ -75,7 +75,7 @@ impl Rig {
                     env.entry(format!("THUMBNAIL_{key}")).or_insert(value);
                 }
                 set_up(&mut env);
-                let inbox = runtime.block_on(thumbnail_aws::subscribed_test_queue(
+                let inbox = runtime.block_on(thumbnail_test_aws::subscribed_queue(
                     &config,
                     &env["THUMBNAIL_TOPIC"],
                     &format!("{name}-inbox-{id}"),
@@ -542,7 +542,7 @@ pub fn cpu_time(pid: u32) -> Duration {
     Duration::from_millis(ticks * 10)
 }
 
-/// Writes what suite `suite` measured on `backend` where the README's figures and the CI log take
+/// Writes what suite `suite` measured on `backend` where docs/reliability.md's figures and the CI log take
 /// them from (`target/tmp/reliability/<suite>-<backend>.txt`), and to the test's output.
 pub fn report(suite: &str, backend: Backend, text: &str) {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("reliability");
@@ -568,12 +568,12 @@ macro_rules! on_both_backends {
 }
 
 /// A small deterministic random sequence (xorshift), seeded from the clock unless
-/// `THUMBNAIL_TEST_SEED` says otherwise; the seed is in the report, to replay a run.
+/// `TEST_THUMBNAIL_SEED` says otherwise; the seed is in the report, to replay a run.
 pub struct Random(pub u64);
 
 impl Random {
     pub fn new() -> Self {
-        let seed = std::env::var("THUMBNAIL_TEST_SEED")
+        let seed = std::env::var("TEST_THUMBNAIL_SEED")
             .ok()
             .and_then(|s| s.parse().ok())
             .unwrap_or_else(|| {

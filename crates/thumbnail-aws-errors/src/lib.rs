@@ -1,4 +1,4 @@
-//! What the thumbnail AWS adapters (S3 storage, SQS queue, SNS notifier) share: turning an SDK error
+//! How the thumbnail AWS adapters (S3 storage, SQS queue, SNS notifier) classify AWS SDK errors: turning one
 //! into a [`Failure`] that says whether trying again can help.
 //!
 //! Retrying itself is the SDK's job (its standard retry mode, configured once on the `SdkConfig` by
@@ -7,7 +7,7 @@
 //! it now", without matching on strings.
 //!
 //! ```
-//! use thumbnail_aws::{Class, classify_status};
+//! use thumbnail_aws_errors::{Class, classify_status};
 //! assert_eq!(classify_status(503, Some("SlowDown")), Class::Transient);
 //! assert_eq!(classify_status(404, Some("NoSuchKey")), Class::NotFound);
 //! assert_eq!(classify_status(403, Some("AccessDenied")), Class::AccessDenied);
@@ -167,142 +167,6 @@ fn chain(error: &dyn StdError) -> String {
         source = cause.source();
     }
     text
-}
-
-/// The SDK configuration for tests against a local S3/SQS/SNS-compatible server (moto), or `None`,
-/// with a note, when no such server was started.
-///
-/// `scripts/test` starts moto on loopback and sets `THUMBNAIL_TEST_AWS=1` with the standard
-/// variables: `AWS_ENDPOINT_URL`, dummy `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY`, and
-/// `AWS_REGION`. The configuration is loaded through the standard chain, as the binaries load it.
-///
-/// # Panics
-///
-/// If the endpoint is not on loopback: tests must never reach a real account.
-#[cfg(feature = "test-server")]
-pub async fn test_server_config() -> Option<aws_config::SdkConfig> {
-    if std::env::var_os("THUMBNAIL_TEST_AWS").is_none() {
-        eprintln!(
-            "THUMBNAIL_TEST_AWS is not set: this AWS run is skipped (scripts/test starts moto and sets it)"
-        );
-        return None;
-    }
-    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let endpoint = config.endpoint_url().unwrap_or_default();
-    let loopback = ["http://127.", "http://localhost:", "http://[::1]:"];
-    assert!(
-        loopback.iter().any(|prefix| endpoint.starts_with(prefix)),
-        "AWS tests only talk to a server on loopback; AWS_ENDPOINT_URL is {endpoint:?}"
-    );
-    Some(config)
-}
-
-/// Creates the SQS queue `name`; returns its URL and ARN.
-#[cfg(feature = "test-server")]
-async fn test_queue(config: &aws_config::SdkConfig, name: &str) -> (String, String) {
-    use aws_sdk_sqs::types::QueueAttributeName;
-    let sqs = aws_sdk_sqs::Client::new(config);
-    let created = sqs
-        .create_queue()
-        .queue_name(name)
-        .send()
-        .await
-        .expect("create the queue");
-    let url = created.queue_url().expect("a queue URL").to_owned();
-    let attributes = sqs
-        .get_queue_attributes()
-        .queue_url(&url)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .expect("read the queue ARN");
-    let arn = attributes.attributes().expect("attributes")[&QueueAttributeName::QueueArn].clone();
-    (url, arn)
-}
-
-/// Creates the SQS queue `name`, subscribes it to the SNS topic `topic_arn` and returns its URL: a
-/// test reads what the topic published as an application subscribed to it would.
-///
-/// # Panics
-///
-/// If the server refuses any step.
-#[cfg(feature = "test-server")]
-pub async fn subscribed_test_queue(
-    config: &aws_config::SdkConfig,
-    topic_arn: &str,
-    name: &str,
-) -> String {
-    let (url, arn) = test_queue(config, name).await;
-    aws_sdk_sns::Client::new(config)
-        .subscribe()
-        .topic_arn(topic_arn)
-        .protocol("sqs")
-        .endpoint(arn)
-        .send()
-        .await
-        .expect("subscribe the queue to the topic");
-    url
-}
-
-/// Creates the bucket `bucket` in the configured region; returns a path-style client for it.
-///
-/// # Panics
-///
-/// If the server refuses.
-#[cfg(feature = "test-server")]
-pub async fn test_bucket(config: &aws_config::SdkConfig, bucket: &str) -> aws_sdk_s3::Client {
-    use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(config)
-            .force_path_style(true)
-            .build(),
-    );
-    let region = config.region().expect("a region").as_ref();
-    s3.create_bucket()
-        .bucket(bucket)
-        .create_bucket_configuration(
-            CreateBucketConfiguration::builder()
-                .location_constraint(BucketLocationConstraint::from(region))
-                .build(),
-        )
-        .send()
-        .await
-        .expect("create the bucket");
-    s3
-}
-
-/// Creates the bucket `bucket` and the SQS queue `queue`, has the bucket announce every created
-/// object on the queue, as S3 would, and returns the queue's URL.
-///
-/// # Panics
-///
-/// If the server refuses any step.
-#[cfg(feature = "test-server")]
-pub async fn notifying_test_bucket(
-    config: &aws_config::SdkConfig,
-    bucket: &str,
-    queue: &str,
-) -> String {
-    use aws_sdk_s3::types::{Event, NotificationConfiguration, QueueConfiguration};
-    let (url, arn) = test_queue(config, queue).await;
-    let announce = QueueConfiguration::builder()
-        .queue_arn(arn)
-        .events(Event::S3ObjectCreated)
-        .build()
-        .expect("queue and events are set");
-    test_bucket(config, bucket)
-        .await
-        .put_bucket_notification_configuration()
-        .bucket(bucket)
-        .notification_configuration(
-            NotificationConfiguration::builder()
-                .queue_configurations(announce)
-                .build(),
-        )
-        .send()
-        .await
-        .expect("configure the bucket notification");
-    url
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use thumbnail_notify::{LogNotifier, Notifier, NotifyError, SnsNotifier};
 use thumbnail_queue::{QueueError, SqsQueue};
 use thumbnail_storage::{S3Options, S3Store};
 
-use crate::Settings;
+use thumbnail_config::Settings;
 
 /// The shared AWS configuration, loaded once; every client made from it shares its HTTP pool.
 #[derive(Clone, Debug)]
@@ -60,24 +60,22 @@ impl Aws {
         )
     }
 
-    /// The SNS topic of the settings, or the log when none is set.
+    /// The SNS topic of the settings, or the log, with a warning, when none is set.
     pub async fn notifier(&self, settings: &Settings) -> Result<Box<dyn Notifier>, NotifyError> {
         Ok(match &settings.topic {
             Some(topic) => Box::new(SnsNotifier::connect(&self.config, topic).await?),
-            None => Box::new(LogNotifier::new()),
+            None => {
+                tracing::warn!(
+                    "THUMBNAIL_TOPIC is not set: notifications go to the log only, and no one is \
+                     e-mailed (`thumbnail-worker setup` prints the topic to export)"
+                );
+                Box::new(LogNotifier::new())
+            }
         })
     }
 
     /// The queue `name` (a name or a URL).
     pub async fn queue(&self, name: &str) -> Result<SqsQueue, QueueError> {
         SqsQueue::connect(&self.config, name).await
-    }
-
-    /// The dead-letter queue of the settings, if one is set.
-    pub async fn dead_letters(&self, settings: &Settings) -> Result<Option<SqsQueue>, QueueError> {
-        match &settings.dlq {
-            Some(dlq) => Ok(Some(self.queue(dlq).await?)),
-            None => Ok(None),
-        }
     }
 }

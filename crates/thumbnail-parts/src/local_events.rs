@@ -10,9 +10,41 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
-use anyhow::{Context, Result};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
-use thumbnail_queue::{OutgoingMessage, Queue};
+use thumbnail_queue::{OutgoingMessage, Queue, QueueError};
+
+/// Why the source folder could not be watched.
+#[derive(Debug, thiserror::Error)]
+pub enum WatchError {
+    /// A folder or the ledger could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// What the system said.
+        source: std::io::Error,
+    },
+    /// The ledger is not what this watcher writes.
+    #[error("unreadable ledger {path}: {source}")]
+    Ledger {
+        /// The ledger file.
+        path: PathBuf,
+        /// What the JSON parser said.
+        source: serde_json::Error,
+    },
+    /// An event could not be queued.
+    #[error("queueing an upload event: {0}")]
+    Queue(#[from] QueueError),
+}
+
+type Result<T> = std::result::Result<T, WatchError>;
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> WatchError + '_ {
+    move |source| WatchError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
 
 /// What S3 leaves unescaped in event keys (besides letters and digits); a space becomes `+`.
 const KEY_ESCAPES: &AsciiSet = &NON_ALPHANUMERIC
@@ -35,16 +67,15 @@ pub struct LocalEvents {
 impl LocalEvents {
     /// Watches `root`, the folder of bucket `bucket`, keeping the ledger in `ledger_dir`.
     pub fn open(bucket: &str, root: &Path, ledger_dir: &Path) -> Result<Self> {
-        std::fs::create_dir_all(ledger_dir)
-            .with_context(|| format!("cannot create {}", ledger_dir.display()))?;
+        std::fs::create_dir_all(ledger_dir).map_err(io(ledger_dir))?;
         let ledger_path = ledger_dir.join(format!("{bucket}.json"));
         let ledger = match std::fs::read(&ledger_path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .with_context(|| format!("unreadable ledger {}", ledger_path.display()))?,
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|source| WatchError::Ledger {
+                path: ledger_path.clone(),
+                source,
+            })?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
-            Err(e) => {
-                return Err(e).with_context(|| format!("cannot read {}", ledger_path.display()));
-            }
+            Err(e) => return Err(io(&ledger_path)(e)),
         };
         Ok(LocalEvents {
             bucket: bucket.to_owned(),
@@ -75,8 +106,9 @@ impl LocalEvents {
         }
         if sent > 0 {
             let temporary = self.ledger_path.with_extension("json.tmp");
-            std::fs::write(&temporary, serde_json::to_vec(&self.ledger)?)?;
-            std::fs::rename(&temporary, &self.ledger_path)?;
+            let ledger = serde_json::to_vec(&self.ledger).expect("a map of strings serialises");
+            std::fs::write(&temporary, ledger).map_err(io(&temporary))?;
+            std::fs::rename(&temporary, &self.ledger_path).map_err(io(&self.ledger_path))?;
         }
         Ok(sent)
     }
@@ -88,15 +120,15 @@ fn walk(root: &Path, dir: &Path, found: &mut Vec<(String, (u64, u128))>) -> Resu
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(e).with_context(|| format!("cannot list {}", dir.display())),
+        Err(e) => return Err(io(dir)(e)),
     };
     for entry in entries {
-        let entry = entry?;
+        let entry = entry.map_err(io(dir))?;
         if entry.file_name().to_string_lossy().starts_with('.') {
             continue;
         }
         let path = entry.path();
-        let metadata = entry.metadata()?;
+        let metadata = entry.metadata().map_err(io(&path))?;
         if metadata.is_dir() {
             walk(root, &path, found)?;
         } else if metadata.is_file() {
@@ -107,7 +139,8 @@ fn walk(root: &Path, dir: &Path, found: &mut Vec<(String, (u64, u128))>) -> Resu
                 .collect::<Vec<_>>()
                 .join("/");
             let modified = metadata
-                .modified()?
+                .modified()
+                .map_err(io(&path))?
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |d| d.as_nanos());
             found.push((key, (metadata.len(), modified)));

@@ -1,0 +1,53 @@
+//! How the pipeline makes and stores thumbnails.
+
+use std::time::Duration;
+
+use thumbnail_core::{Limits, ThumbnailSpec};
+
+/// How the pipeline makes and stores thumbnails.
+#[derive(Clone, Debug)]
+pub struct PipelineConfig {
+    /// The thumbnails to make of every source.
+    pub specs: Vec<ThumbnailSpec>,
+    /// Prefix of every thumbnail key in the destination (may be empty).
+    pub dest_prefix: String,
+    /// Whether sources and thumbnails share one bucket: then nothing under `dest_prefix` is a source.
+    pub same_bucket: bool,
+    /// How long preview URLs stay valid.
+    pub url_expiry: Duration,
+    /// Engine limits; `max_bytes` also caps what is downloaded.
+    pub limits: Limits,
+    /// `Cache-Control` of the thumbnails.
+    pub cache_control: String,
+    /// Memory one image may take (its bytes plus the engine's working memory), checked before it
+    /// is downloaded: an image that cannot fit fails permanently instead of running out of memory
+    /// again on every retry. `None`: no check beyond `limits`.
+    pub memory_budget: Option<u64>,
+    /// Receives after which a message is given up on (announced and dead-lettered) instead of
+    /// handled again: a message that crashes or stalls every worker that takes it must not do so
+    /// for ever. [`MAX_RECEIVES`] by default, as the dead-letter redrive `setup` gives an SQS
+    /// queue, so the local queue behaves the same; `None`: no limit.
+    pub max_receives: Option<u32>,
+}
+
+/// The default [`PipelineConfig::max_receives`], and the `maxReceiveCount` of the SQS redrive
+/// policy `thumbnail-worker setup` writes.
+pub const MAX_RECEIVES: u32 = 5;
+
+impl PipelineConfig {
+    /// A configuration making `specs`, with the defaults: no prefix, separate buckets, URLs valid for
+    /// 24 hours, default limits, cached for a day.
+    pub fn new(specs: Vec<ThumbnailSpec>) -> Self {
+        PipelineConfig {
+            specs,
+            dest_prefix: String::new(),
+            same_bucket: false,
+            url_expiry: Duration::from_secs(24 * 3600),
+            limits: Limits::default(),
+            // Keys are stable across re-uploads of a source, so not `immutable`.
+            cache_control: "public, max-age=86400".into(),
+            memory_budget: None,
+            max_receives: Some(MAX_RECEIVES),
+        }
+    }
+}

@@ -1,0 +1,51 @@
+//! The engines: image work runs on tokio's blocking pool, at most `threads` images at once, each
+//! on an engine (and its buffers) reused from earlier images.
+
+use std::sync::{Arc, Mutex};
+
+use thumbnail_core::{Engine, Limits, Thumbnail, ThumbnailSpec};
+use tokio::sync::Semaphore;
+
+/// Engines kept between images, and the bound on how many run at once.
+#[derive(Debug)]
+pub(crate) struct Engines {
+    idle: Arc<Mutex<Vec<Engine>>>,
+    cpu: Semaphore,
+    limits: Limits,
+}
+
+impl Engines {
+    pub(crate) fn new(threads: usize, limits: Limits) -> Self {
+        Engines {
+            idle: Arc::default(),
+            cpu: Semaphore::new(threads.max(1)),
+            limits,
+        }
+    }
+
+    /// Makes `specs` of `bytes` on a blocking thread once one of the `threads` is free.
+    pub(crate) async fn thumbnails(
+        &self,
+        bytes: Vec<u8>,
+        specs: Vec<ThumbnailSpec>,
+    ) -> Result<Vec<Thumbnail>, thumbnail_core::Error> {
+        let _permit = self
+            .cpu
+            .acquire()
+            .await
+            .expect("the semaphore is never closed");
+        let (idle, limits) = (Arc::clone(&self.idle), self.limits);
+        tokio::task::spawn_blocking(move || {
+            let mut engine = idle
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .pop()
+                .unwrap_or_else(|| Engine::new(limits));
+            let made = engine.thumbnails(&bytes, &specs);
+            idle.lock().unwrap_or_else(|p| p.into_inner()).push(engine);
+            made
+        })
+        .await
+        .expect("the engine does not panic")
+    }
+}

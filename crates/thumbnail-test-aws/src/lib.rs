@@ -1,0 +1,123 @@
+//! Test support for the AWS adapters: the configuration of the S3/SQS/SNS-compatible server that
+//! `scripts/test` starts on loopback (moto), and the buckets, queues and subscriptions tests make
+//! on it, through the same idempotent creation the `setup` command uses.
+//!
+//! `scripts/test` sets `TEST_THUMBNAIL_AWS=1` and the standard `AWS_ENDPOINT_URL`, dummy
+//! credentials and `AWS_REGION`. Without it an AWS test is skipped with a note, except under
+//! `CI=true`, where a skip must never read as a pass: there it fails.
+
+use thumbnail_notify::SnsNotifier;
+use thumbnail_queue::SqsQueue;
+use thumbnail_storage::{S3Options, S3Store};
+
+/// The SDK configuration for the test server, or `None`, with a note, when none was started.
+///
+/// # Panics
+///
+/// Under `CI=true` when no server was started, and whenever the endpoint is not on loopback: tests
+/// never reach a real account.
+pub async fn config() -> Option<aws_config::SdkConfig> {
+    if std::env::var_os("TEST_THUMBNAIL_AWS").is_none() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true but TEST_THUMBNAIL_AWS is not set: the AWS tests need the server scripts/test starts"
+        );
+        eprintln!(
+            "TEST_THUMBNAIL_AWS is not set: this AWS run is skipped (scripts/test starts moto and sets it)"
+        );
+        return None;
+    }
+    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let endpoint = config.endpoint_url().unwrap_or_default();
+    let loopback = ["http://127.", "http://localhost:", "http://[::1]:"];
+    assert!(
+        loopback.iter().any(|prefix| endpoint.starts_with(prefix)),
+        "AWS tests only talk to a server on loopback; AWS_ENDPOINT_URL is {endpoint:?}"
+    );
+    Some(config)
+}
+
+/// Creates the bucket `name` (path-style, as test servers want) and returns its store.
+///
+/// # Panics
+///
+/// If the server refuses.
+pub async fn bucket(config: &aws_config::SdkConfig, name: &str) -> S3Store {
+    let store = S3Store::new(
+        config,
+        name,
+        S3Options {
+            force_path_style: true,
+        },
+    );
+    store.create_bucket().await.expect("create the bucket");
+    store
+}
+
+/// Creates the SQS queue `name`.
+///
+/// # Panics
+///
+/// If the server refuses.
+pub async fn queue(config: &aws_config::SdkConfig, name: &str) -> SqsQueue {
+    SqsQueue::create(config, name)
+        .await
+        .expect("create the queue")
+}
+
+/// Creates the SQS queue `name`, subscribes it to the SNS topic `topic_arn` and returns its URL: a
+/// test reads what the topic published as an application subscribed to it would.
+///
+/// # Panics
+///
+/// If the server refuses any step.
+pub async fn subscribed_queue(
+    config: &aws_config::SdkConfig,
+    topic_arn: &str,
+    name: &str,
+) -> String {
+    let queue = queue(config, name).await;
+    let topic = SnsNotifier::create(config, topic_arn)
+        .await
+        .expect("a topic ARN");
+    topic
+        .client()
+        .subscribe()
+        .topic_arn(topic_arn)
+        .protocol("sqs")
+        .endpoint(queue.arn().await.expect("the queue's ARN"))
+        .send()
+        .await
+        .expect("subscribe the queue to the topic");
+    queue.url().to_owned()
+}
+
+/// Creates the bucket `bucket` and the SQS queue `queue`, has the bucket announce every created
+/// object on the queue, as S3 would, and returns the queue's URL.
+///
+/// # Panics
+///
+/// If the server refuses any step.
+pub async fn notifying_bucket(config: &aws_config::SdkConfig, bucket: &str, queue: &str) -> String {
+    use aws_sdk_s3::types::{Event, NotificationConfiguration, QueueConfiguration};
+    let queue = self::queue(config, queue).await;
+    let announce = QueueConfiguration::builder()
+        .queue_arn(queue.arn().await.expect("the queue's ARN"))
+        .events(Event::S3ObjectCreated)
+        .build()
+        .expect("queue and events are set");
+    self::bucket(config, bucket)
+        .await
+        .client()
+        .put_bucket_notification_configuration()
+        .bucket(bucket)
+        .notification_configuration(
+            NotificationConfiguration::builder()
+                .queue_configurations(announce)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("configure the bucket notification");
+    queue.url().to_owned()
+}

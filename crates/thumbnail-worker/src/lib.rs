@@ -1,0 +1,28 @@
+//! The thumbnail worker: the commands of the `thumbnail-worker` binary, as a library that tests
+//! and other programs can call.
+//!
+//! - [`run`]: receive upload events from the queue, make thumbnails with bounded concurrency,
+//!   settle each message; survive outages; stop cleanly on SIGTERM.
+//! - [`upload`]: put files into the source bucket.
+//! - `setup` (feature `aws`): create the AWS resources the settings name.
+//! - [`convert`]: thumbnails of local files, vipsthumbnail-style, with no queue or bucket.
+//!
+//! Every part is built by [`thumbnail_parts::Parts`] from [`thumbnail_config::Settings`].
+//!
+//! ```no_run
+//! use thumbnail_config::Settings;
+//!
+//! # async fn example() -> anyhow::Result<()> {
+//! let settings = Settings::from_env()?;
+//! thumbnail_worker::upload::upload(settings.clone(), &["photo.jpg".into()], None).await?;
+//! thumbnail_worker::run::run(settings, true).await?; // until nothing is pending
+//! # Ok(())
+//! # }
+//! ```
+
+pub mod convert;
+mod http;
+pub mod run;
+#[cfg(feature = "aws")]
+pub mod setup;
+pub mod upload;

@@ -1,0 +1,47 @@
+//! `thumbnail-worker upload`: puts files into the source bucket.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use thumbnail_config::Settings;
+use thumbnail_parts::Parts;
+use thumbnail_storage::{ObjectKey, PutOptions};
+
+/// Puts files into the source bucket (the local folder, or S3, whose notification then announces
+/// them). Keys are `prefix/` plus the file name.
+pub async fn upload(settings: Settings, files: &[PathBuf], prefix: Option<&str>) -> Result<usize> {
+    let parts = Parts::connect_for_uploads(settings).await?;
+    let source = parts.bucket(&parts.settings().source_bucket)?;
+    let mut count = 0;
+    for file in files {
+        let name = file_name(file)?;
+        let key = match prefix
+            .map(|p| p.trim_matches('/'))
+            .filter(|p| !p.is_empty())
+        {
+            Some(prefix) => format!("{prefix}/{name}"),
+            None => name,
+        };
+        let key = ObjectKey::new(key)?;
+        let bytes =
+            std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+        let content_type = thumbnail_core::ImageFormat::detect(&bytes)
+            .map_or("application/octet-stream".to_owned(), |f| {
+                format!("image/{f}")
+            });
+        source
+            .put(&key, bytes, &PutOptions::new(content_type))
+            .await?;
+        println!("{} -> {}/{key}", file.display(), source.name());
+        count += 1;
+    }
+    Ok(count)
+}
+
+fn file_name(file: &Path) -> Result<String> {
+    Ok(file
+        .file_name()
+        .with_context(|| format!("{} has no file name", file.display()))?
+        .to_string_lossy()
+        .into_owned())
+}
