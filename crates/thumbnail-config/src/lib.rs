@@ -32,7 +32,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use thumbnail_core::ThumbnailSpec;
-use thumbnail_pipeline::PipelineConfig;
+use thumbnail_pipeline::{OwnerRules, PipelineConfig};
 
 /// Why the settings could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -163,6 +163,10 @@ settings! {
     /// before download; over it the image fails as `wont_fit` (default: none in the worker; on
     /// Lambda the function's memory less 32 MiB).
     memory_budget: Option<u64> = None, parse::optional_mebibytes;
+    /// Where an upload's owner is read from, in order: `metadata` (`x-amz-meta-owner`) and key
+    /// patterns such as `users/{owner}/`, comma-separated; `none` for no owners (default
+    /// `metadata`). Notifications carry the owner for subscription filter policies.
+    owner_from: OwnerRules = OwnerRules::default(), parse::owner_rules;
     /// The Lambda function's memory in MB, which sizes its engine threads and memory budget (set
     /// by Lambda as `AWS_LAMBDA_FUNCTION_MEMORY_SIZE`; default: none, not on Lambda).
     lambda_memory: Option<u64> = None, parse::optional_megabytes;
@@ -298,6 +302,7 @@ impl Settings {
         config.same_bucket = self.source_bucket == self.dest_bucket;
         config.url_expiry = self.url_expiry;
         config.memory_budget = self.sizing().memory_budget;
+        config.owners = self.owner_from.clone();
         config
     }
 

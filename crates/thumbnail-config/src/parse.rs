@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use thumbnail_core::{Presets, ThumbnailSpec};
+use thumbnail_pipeline::OwnerRules;
 
 use crate::{Backend, SETTINGS};
 
@@ -159,6 +160,10 @@ pub(crate) fn optional_mebibytes(value: &str) -> Parsed<Option<u64>> {
             n => Ok(Some(n)),
         },
     }
+}
+
+pub(crate) fn owner_rules(value: &str) -> Parsed<OwnerRules> {
+    value.parse()
 }
 
 /// A Lambda memory size in MB: Lambda's range, 128 to 10240.

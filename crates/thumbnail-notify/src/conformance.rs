@@ -4,19 +4,22 @@
 //! [`Subscriber`] that reads what reached it (the memory list, the JSON-lines file, an SQS queue
 //! subscribed to the SNS topic).
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::{Notification, Notifier};
+use crate::{Attribute, Notification, Notifier};
 
-/// What a subscriber got: the subject as sent and the JSON data.
+/// What a subscriber got: the subject as sent, the JSON data and the attributes.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Received {
     /// The subject line.
     pub subject: String,
     /// The JSON facts.
     pub data: serde_json::Value,
+    /// The attributes, as filter policies see them.
+    pub attributes: BTreeMap<String, Attribute>,
 }
 
 /// Reads what has reached a subscriber so far.
@@ -32,7 +35,7 @@ pub async fn run(notifier: &dyn Notifier, subscriber: &dyn Subscriber) {
 }
 
 /// Two notifications, one with a subject SNS would refuse as it is, reach the subscriber with their
-/// JSON intact and their subjects as [`Notification::subject_line`] gives them.
+/// JSON and attributes intact and their subjects as [`Notification::subject_line`] gives them.
 pub async fn notifications_reach_subscribers_whole(
     notifier: &dyn Notifier,
     subscriber: &dyn Subscriber,
@@ -45,6 +48,11 @@ pub async fn notifications_reach_subscribers_whole(
                 "source": {"bucket": "uploads", "key": "My Photo é+1.jpg", "etag": "abc"},
                 "thumbnails": [{"preset": "profile", "width": 128, "height": 128, "url": "https://example.invalid/p"}],
             }),
+        )
+        .with_attribute("owner", Attribute::Text("alice-é@example.com".into()))
+        .with_attribute(
+            "preset",
+            Attribute::List(vec!["profile".into(), "album-art".into()]),
         ),
         Notification::new(
             format!("Failed\n{}", "long ".repeat(40)),
@@ -69,6 +77,7 @@ pub async fn notifications_reach_subscribers_whole(
         .map(|n| Received {
             subject: n.subject_line(),
             data: n.data.clone(),
+            attributes: n.attributes.clone(),
         })
         .collect();
     assert_eq!(received, expected);

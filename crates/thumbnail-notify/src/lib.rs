@@ -9,7 +9,8 @@
 //! | `SnsNotifier` (feature `aws`) | an SNS topic: e-mail gets the text, other subscribers the JSON | production |
 //!
 //! A [`Notification`] carries the same facts twice: as plain text for people (with the preview URLs)
-//! and as JSON for programs.
+//! and as JSON for programs; and [`Attribute`]s, which subscribers filter on (SNS subscription
+//! filter policies: one topic serves many users, each seeing only their own uploads).
 //!
 //! ```
 //! use thumbnail_notify::{MemoryNotifier, Notification, Notifier};
@@ -38,6 +39,7 @@ mod sns;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 
+use std::collections::BTreeMap;
 use std::fmt::Debug;
 
 use async_trait::async_trait;
@@ -61,6 +63,19 @@ pub struct Notification {
     pub text: String,
     /// The same facts as JSON, for programs (queues, functions, webhooks).
     pub data: serde_json::Value,
+    /// What subscribers may filter on (SNS message attributes): `owner`, `outcome`, ...
+    #[serde(default)]
+    pub attributes: BTreeMap<String, Attribute>,
+}
+
+/// The value of a notification attribute.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Attribute {
+    /// One string (SNS `String`).
+    Text(String),
+    /// A list of strings (SNS `String.Array`: a filter matches when any element does).
+    List(Vec<String>),
 }
 
 impl Notification {
@@ -74,7 +89,14 @@ impl Notification {
             subject: subject.into(),
             text: text.into(),
             data,
+            attributes: BTreeMap::new(),
         }
+    }
+
+    /// Adds an attribute subscribers may filter on.
+    pub fn with_attribute(mut self, name: impl Into<String>, value: Attribute) -> Self {
+        self.attributes.insert(name.into(), value);
+        self
     }
 
     /// The subject as every notifier sends it: printable ASCII (other characters become `?`, line

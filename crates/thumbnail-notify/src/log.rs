@@ -10,7 +10,7 @@ use crate::{Notification, Notifier, NotifyError};
 
 /// Writes each notification to the log (`tracing`, target `thumbnail::notify`, level INFO) and, if
 /// set, appends it as one JSON object a line to a file a user can `tail -f`:
-/// `{"published_at_ms": ..., "subject": ..., "text": ..., "data": {...}}`.
+/// `{"published_at_ms": ..., "subject": ..., "text": ..., "data": {...}, "attributes": {...}}`.
 #[derive(Debug, Default, Clone)]
 pub struct LogNotifier {
     jsonl: Option<PathBuf>,
@@ -46,7 +46,8 @@ impl Notifier for LogNotifier {
         let published_at_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
-        tracing::info!(target: "thumbnail::notify", subject = %subject, "{}", notification.text);
+        let attributes = serde_json::to_value(&notification.attributes).expect("strings serialise");
+        tracing::info!(target: "thumbnail::notify", subject = %subject, %attributes, "{}", notification.text);
         let id = format!("log-{published_at_ms}");
         let Some(path) = self.jsonl.clone() else {
             return Ok(id);
@@ -56,6 +57,7 @@ impl Notifier for LogNotifier {
             "subject": subject,
             "text": notification.text,
             "data": notification.data,
+            "attributes": attributes,
         }))
         .expect("JSON values serialise");
         line.push(b'\n');

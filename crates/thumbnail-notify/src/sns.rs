@@ -2,9 +2,10 @@
 
 use async_trait::async_trait;
 use aws_sdk_sns::Client;
+use aws_sdk_sns::types::MessageAttributeValue;
 use thumbnail_aws_errors::{Class, classify};
 
-use crate::{Notification, Notifier, NotifyError};
+use crate::{Attribute, Notification, Notifier, NotifyError};
 
 /// An SNS topic. Each notification is published with `MessageStructure=json`: e-mail (and the
 /// default) get the text, SQS, Lambda, HTTP(S) and `email-json` subscribers get the JSON data.
@@ -108,13 +109,29 @@ impl Notifier for SnsNotifier {
             "http": data,
             "https": data,
         });
-        let output = self
+        let mut request = self
             .client
             .publish()
             .topic_arn(&self.topic_arn)
             .subject(notification.subject_line())
             .message_structure("json")
-            .message(message.to_string())
+            .message(message.to_string());
+        for (name, value) in &notification.attributes {
+            let (data_type, value) = match value {
+                Attribute::Text(text) => ("String", text.clone()),
+                Attribute::List(items) => (
+                    "String.Array",
+                    serde_json::to_string(items).expect("strings serialise"),
+                ),
+            };
+            let value = MessageAttributeValue::builder()
+                .data_type(data_type)
+                .string_value(value)
+                .build()
+                .expect("the data type is set");
+            request = request.message_attributes(name, value);
+        }
+        let output = request
             .send()
             .await
             .map_err(|e| error(&self.topic_arn, classify(&e)))?;

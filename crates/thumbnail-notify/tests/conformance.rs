@@ -1,13 +1,14 @@
 //! The notifier conformance suite against every implementation. The SNS run needs an SNS/SQS-compatible
 //! server: `scripts/test` starts moto on loopback (see `thumbnail_test_aws::config`).
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
 use thumbnail_notify::conformance::{self, Received, Subscriber};
 use thumbnail_notify::{
-    LogNotifier, MemoryNotifier, Notification, Notifier, NotifyError, SnsNotifier,
+    Attribute, LogNotifier, MemoryNotifier, Notification, Notifier, NotifyError, SnsNotifier,
 };
 
 struct MemorySubscriber<'a>(&'a MemoryNotifier, Mutex<usize>);
@@ -22,6 +23,7 @@ impl Subscriber for MemorySubscriber<'_> {
             .map(|n| Received {
                 subject: n.subject.clone(),
                 data: n.data.clone(),
+                attributes: n.attributes.clone(),
             })
             .collect();
         *seen = all.len();
@@ -55,6 +57,7 @@ impl Subscriber for FileSubscriber {
                 Received {
                     subject: value["subject"].as_str().unwrap().to_owned(),
                     data: value["data"].clone(),
+                    attributes: serde_json::from_value(value["attributes"].clone()).unwrap(),
                 }
             })
             .collect();
@@ -77,43 +80,45 @@ async fn log_notifier_conforms() {
 
 /// An SQS queue subscribed to the topic: reads the SNS envelopes that reach it.
 struct QueueSubscriber {
-    sqs: aws_sdk_sqs::Client,
+    config: aws_config::SdkConfig,
     url: String,
 }
 
 #[async_trait]
 impl Subscriber for QueueSubscriber {
     async fn received(&self) -> Vec<Received> {
-        let output = self
-            .sqs
-            .receive_message()
-            .queue_url(&self.url)
-            .max_number_of_messages(10)
-            .wait_time_seconds(1)
-            .send()
+        thumbnail_test_aws::envelopes(&self.config, &self.url)
             .await
-            .unwrap();
-        let mut received = Vec::new();
-        for message in output.messages() {
-            let envelope: serde_json::Value =
-                serde_json::from_str(message.body().unwrap()).unwrap();
-            assert_eq!(envelope["Type"], "Notification", "{envelope}");
-            let data = serde_json::from_str(envelope["Message"].as_str().unwrap())
-                .expect("the sqs protocol gets the JSON data");
-            received.push(Received {
-                subject: envelope["Subject"].as_str().unwrap().to_owned(),
-                data,
-            });
-            self.sqs
-                .delete_message()
-                .queue_url(&self.url)
-                .receipt_handle(message.receipt_handle().unwrap())
-                .send()
-                .await
-                .unwrap();
-        }
-        received
+            .into_iter()
+            .map(|envelope| {
+                assert_eq!(envelope["Type"], "Notification", "{envelope}");
+                Received {
+                    subject: envelope["Subject"].as_str().unwrap().to_owned(),
+                    data: serde_json::from_str(envelope["Message"].as_str().unwrap())
+                        .expect("the sqs protocol gets the JSON data"),
+                    attributes: envelope_attributes(&envelope),
+                }
+            })
+            .collect()
     }
+}
+
+/// The message attributes of an SNS envelope: `{"owner": {"Type": "String", "Value": "alice"}}`.
+fn envelope_attributes(envelope: &serde_json::Value) -> BTreeMap<String, Attribute> {
+    let Some(attributes) = envelope["MessageAttributes"].as_object() else {
+        return BTreeMap::new();
+    };
+    attributes
+        .iter()
+        .map(|(name, attribute)| {
+            let value = attribute["Value"].as_str().unwrap().to_owned();
+            let value = match attribute["Type"].as_str() {
+                Some("String.Array") => Attribute::List(serde_json::from_str(&value).unwrap()),
+                _ => Attribute::Text(value),
+            };
+            (name.clone(), value)
+        })
+        .collect()
 }
 
 /// Creates (idempotently) a topic and returns its ARN.
@@ -158,8 +163,11 @@ async fn sns_notifier_conforms_and_resolves_its_topic_by_exact_name() {
     );
 
     let url = thumbnail_test_aws::subscribed_queue(&config, &arn, &unique("subscriber")).await;
-    let sqs = aws_sdk_sqs::Client::new(&config);
-    conformance::run(&notifier, &QueueSubscriber { sqs, url }).await;
+    let subscriber = QueueSubscriber {
+        config: config.clone(),
+        url,
+    };
+    conformance::run(&notifier, &subscriber).await;
 
     // By ARN, too; and a name that does not exist is an error, not some other topic.
     assert_eq!(

@@ -10,10 +10,20 @@ use crate::{Pipeline, ProcessError};
 impl<S: ObjectStore, D: ObjectStore, N: Notifier> Pipeline<S, D, N> {
     /// Refuses an image that cannot fit in `budget`, from its size and, when its first bytes hold
     /// the header, its dimensions: one ranged GET instead of a download.
-    pub(crate) async fn admit(&self, key: &ObjectKey, budget: u64) -> Result<(), ProcessError> {
+    /// The answer carries the object's metadata: `owner` is set from it.
+    pub(crate) async fn admit(
+        &self,
+        key: &ObjectKey,
+        budget: u64,
+        owner: &mut Option<String>,
+    ) -> Result<(), ProcessError> {
         // Enough for the header behind large EXIF and ICC blocks.
         const HEADER_BYTES: u64 = 256 << 10;
         let head = self.source.get_prefix(key, HEADER_BYTES).await?;
+        *owner = self
+            .config
+            .owners
+            .owner(key.as_str(), Some(&head.info.metadata));
         let wont_fit = |needed| ProcessError::WontFit {
             key: key.to_string(),
             needed,

@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use thumbnail_core::{Limits, ThumbnailSpec};
 
+use crate::OwnerRules;
+
 /// How the pipeline makes and stores thumbnails.
 #[derive(Clone, Debug)]
 pub struct PipelineConfig {
@@ -28,6 +30,8 @@ pub struct PipelineConfig {
     /// for ever. [`MAX_RECEIVES`] by default, as the dead-letter redrive `setup` gives an SQS
     /// queue, so the local queue behaves the same; `None`: no limit.
     pub max_receives: Option<u32>,
+    /// Where an upload's owner is read from; notifications carry it as the `owner` attribute.
+    pub owners: OwnerRules,
 }
 
 /// The default [`PipelineConfig::max_receives`], and the `maxReceiveCount` of the SQS redrive
@@ -48,6 +52,7 @@ impl PipelineConfig {
             cache_control: "public, max-age=86400".into(),
             memory_budget: None,
             max_receives: Some(MAX_RECEIVES),
+            owners: OwnerRules::default(),
         }
     }
 }

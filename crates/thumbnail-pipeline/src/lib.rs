@@ -62,6 +62,7 @@ mod manifest;
 mod message;
 mod metrics;
 mod notice;
+mod owner;
 
 pub use config::{MAX_RECEIVES, PipelineConfig};
 pub use error::{FailureReason, ProcessError};
@@ -74,6 +75,7 @@ pub use message::{
 };
 pub use metrics::Metrics;
 pub use notice::{FailedObject, FailureNotice};
+pub use owner::{MAX_OWNER_BYTES, OWNER_METADATA, OwnerRules, check_owner};
 
 use thumbnail_core::ThumbnailSpec;
 use thumbnail_events::CreatedObject;
@@ -176,16 +178,35 @@ impl<S: ObjectStore, D: ObjectStore, N: Notifier> Pipeline<S, D, N> {
 
     /// Makes, stores and announces the thumbnails of one created object.
     pub async fn process(&self, object: &CreatedObject) -> Result<Outcome, ProcessError> {
+        self.process_owned(object).await.0
+    }
+
+    /// [`Pipeline::process`], and the upload's owner as far as it was learned: from the key, then
+    /// from the object's metadata once read (a failure is announced to the owner too).
+    pub(crate) async fn process_owned(
+        &self,
+        object: &CreatedObject,
+    ) -> (Result<Outcome, ProcessError>, Option<String>) {
         let started = std::time::Instant::now();
-        let done = self.process_once(object).await;
+        let mut owner = self.config.owners.owner(object.key.as_str(), None);
+        let done = self.process_once(object, &mut owner).await;
         match &done {
             Ok(outcome) => self.metrics.outcome(outcome, started.elapsed()),
             Err(e) => self.metrics.failure(e.reason()),
         }
-        done
+        (done, owner)
     }
 
-    async fn process_once(&self, object: &CreatedObject) -> Result<Outcome, ProcessError> {
+    /// The names of the presets made of every image.
+    pub(crate) fn preset_names(&self) -> Vec<String> {
+        self.config.specs.iter().map(|s| s.name.clone()).collect()
+    }
+
+    async fn process_once(
+        &self,
+        object: &CreatedObject,
+        owner: &mut Option<String>,
+    ) -> Result<Outcome, ProcessError> {
         if self.config.same_bucket && self.layout.is_under_prefix(&object.key) {
             return Ok(Outcome::Ours);
         }
@@ -200,12 +221,16 @@ impl<S: ObjectStore, D: ObjectStore, N: Notifier> Pipeline<S, D, N> {
             return Ok(Outcome::AlreadyDone);
         }
         if let Some(budget) = self.config.memory_budget {
-            self.admit(&object.key, budget).await?;
+            self.admit(&object.key, budget, owner).await?;
         }
         let source = self
             .source
             .get(&object.key, self.config.limits.max_bytes)
             .await?;
+        *owner = self
+            .config
+            .owners
+            .owner(object.key.as_str(), Some(&source.info.metadata));
         if source.info.metadata.contains_key(PRESET) {
             return Ok(Outcome::Ours);
         }
@@ -258,6 +283,7 @@ impl<S: ObjectStore, D: ObjectStore, N: Notifier> Pipeline<S, D, N> {
                 etag: etag.clone(),
                 size: source.info.size,
             },
+            owner: owner.clone(),
             fingerprint: self.fingerprint.clone(),
             url_expiry_seconds: self.config.url_expiry.as_secs(),
             thumbnails: entries,

@@ -15,6 +15,9 @@ pub struct Manifest {
     pub version: u32,
     /// The source the thumbnails were made of.
     pub source: SourceObject,
+    /// Who uploaded it, when the owner rules tell.
+    #[serde(default)]
+    pub owner: Option<String>,
     /// The hash of every spec the thumbnails were made with ([`fingerprint`]).
     pub fingerprint: String,
     /// How long the preview URLs below stay valid from when they were made.

@@ -82,30 +82,32 @@ impl<S: ObjectStore, D: ObjectStore, N: Notifier> Pipeline<S, D, N> {
                     let why = given_up.as_deref().unwrap_or_default();
                     FailureNotice {
                         source: Some(failed(object)),
+                        owner: self.config.owners.owner(object.key.as_str(), None),
                         reason: FailureReason::TooManyReceives,
                         error: format!("image {}: {why}", object.key),
                     }
                 }
                 Record::Created(object) => match self
-                    .process(object)
+                    .process_owned(object)
                     // Every log line of this object's work names it.
                     .instrument(
                         tracing::info_span!("object", bucket = %object.bucket, key = %object.key),
                     )
                     .await
                 {
-                    Ok(outcome) => {
+                    (Ok(outcome), _) => {
                         tracing::info!(key = %object.key, ?outcome, "processed");
                         continue;
                     }
-                    Err(e) if e.is_retryable() => {
+                    (Err(e), _) if e.is_retryable() => {
                         tracing::warn!(key = %object.key, error = %e, "will retry");
                         retry = true;
                         continue;
                     }
-                    // Counted by `process`.
-                    Err(e) => FailureNotice {
+                    // Counted by `process_owned`.
+                    (Err(e), owner) => FailureNotice {
                         source: Some(failed(object)),
+                        owner,
                         reason: e.reason(),
                         error: e.to_string(),
                     },
@@ -121,6 +123,9 @@ impl<S: ObjectStore, D: ObjectStore, N: Notifier> Pipeline<S, D, N> {
                         key: named.key.clone(),
                         etag: None,
                     }),
+                    owner: named
+                        .as_ref()
+                        .and_then(|named| self.config.owners.owner(&named.key, None)),
                     reason: if named.is_some() {
                         FailureReason::InvalidKey
                     } else {
@@ -133,7 +138,8 @@ impl<S: ObjectStore, D: ObjectStore, N: Notifier> Pipeline<S, D, N> {
                 self.metrics.failure(notice.reason);
             }
             tracing::warn!(reason = %notice.error, "permanent failure");
-            if let Err(e) = self.notifier.publish(&notice.notification()).await {
+            let notification = notice.notification(&self.preset_names());
+            if let Err(e) = self.notifier.publish(&notification).await {
                 // The failure must reach the user: try the whole message again later.
                 tracing::warn!(error = %e, "could not announce a failure");
                 retry |= e.is_retryable();

@@ -76,16 +76,44 @@ pub async fn subscribed_queue(
     topic_arn: &str,
     name: &str,
 ) -> String {
+    subscribe_queue(config, topic_arn, name, None).await
+}
+
+/// [`subscribed_queue`] with the subscription filter policy `policy` (JSON, e.g.
+/// `{"owner": ["alice"]}`): the queue gets only the notifications it matches.
+///
+/// # Panics
+///
+/// If the server refuses any step.
+pub async fn filtered_queue(
+    config: &aws_config::SdkConfig,
+    topic_arn: &str,
+    name: &str,
+    policy: &str,
+) -> String {
+    subscribe_queue(config, topic_arn, name, Some(policy)).await
+}
+
+async fn subscribe_queue(
+    config: &aws_config::SdkConfig,
+    topic_arn: &str,
+    name: &str,
+    policy: Option<&str>,
+) -> String {
     let queue = queue(config, name).await;
     let topic = SnsNotifier::create(config, topic_arn)
         .await
         .expect("a topic ARN");
-    topic
+    let mut subscribe = topic
         .client()
         .subscribe()
         .topic_arn(topic_arn)
         .protocol("sqs")
-        .endpoint(queue.arn().await.expect("the queue's ARN"))
+        .endpoint(queue.arn().await.expect("the queue's ARN"));
+    if let Some(policy) = policy {
+        subscribe = subscribe.attributes("FilterPolicy", policy);
+    }
+    subscribe
         .send()
         .await
         .expect("subscribe the queue to the topic");
@@ -120,4 +148,33 @@ pub async fn notifying_bucket(config: &aws_config::SdkConfig, bucket: &str, queu
         .await
         .expect("configure the bucket notification");
     queue.url().to_owned()
+}
+
+/// The SNS envelopes waiting in the subscribed queue `url` (one receive, waiting up to a second),
+/// deleted once read: `{"Type": "Notification", "Subject": ..., "Message": ..., "MessageAttributes": ...}`.
+///
+/// # Panics
+///
+/// If the server refuses, or a message is not JSON.
+pub async fn envelopes(config: &aws_config::SdkConfig, url: &str) -> Vec<serde_json::Value> {
+    let sqs = aws_sdk_sqs::Client::new(config);
+    let output = sqs
+        .receive_message()
+        .queue_url(url)
+        .max_number_of_messages(10)
+        .wait_time_seconds(1)
+        .send()
+        .await
+        .expect("receive");
+    let mut envelopes = Vec::new();
+    for message in output.messages() {
+        envelopes.push(serde_json::from_str(message.body().unwrap_or_default()).expect("JSON"));
+        sqs.delete_message()
+            .queue_url(url)
+            .receipt_handle(message.receipt_handle().unwrap_or_default())
+            .send()
+            .await
+            .expect("delete");
+    }
+    envelopes
 }

@@ -14,7 +14,8 @@
 //!
 //! # async fn example() -> anyhow::Result<()> {
 //! let settings = Settings::from_env()?;
-//! thumbnail_worker::upload::upload(settings.clone(), &["photo.jpg".into()], None).await?;
+//! let options = thumbnail_worker::upload::UploadOptions::default();
+//! thumbnail_worker::upload::upload(settings.clone(), &["photo.jpg".into()], &options).await?;
 //! thumbnail_worker::run::run(settings, true).await?; // until nothing is pending
 //! # Ok(())
 //! # }

@@ -42,6 +42,10 @@ enum Command {
         /// Key prefix for the uploaded files.
         #[arg(long)]
         prefix: Option<String>,
+        /// The uploader: stored as the objects' `owner` metadata (`x-amz-meta-owner`), which
+        /// notifications then carry.
+        #[arg(long, value_parser = owner)]
+        owner: Option<String>,
         /// The files.
         #[arg(required = true)]
         files: Vec<PathBuf>,
@@ -55,6 +59,9 @@ enum Command {
         /// Subscribe this e-mail address to the topic.
         #[arg(long)]
         email: Option<String>,
+        /// With --email: only this owner's uploads reach the address (a filter policy).
+        #[arg(long, requires = "email", value_parser = owner)]
+        owner: Option<String>,
         /// Only announce uploads whose key starts with this.
         #[arg(long)]
         filter_prefix: Option<String>,
@@ -117,17 +124,20 @@ fn main() -> ExitCode {
             Command::Upload {
                 config,
                 prefix,
+                owner,
                 files,
             } => (
                 config,
                 Box::new(move |settings| {
-                    block_on(upload::upload(settings, &files, prefix.as_deref())).map(drop)
+                    let options = upload::UploadOptions { prefix, owner };
+                    block_on(upload::upload(settings, &files, &options)).map(drop)
                 }),
             ),
             #[cfg(feature = "aws")]
             Command::Setup {
                 config,
                 email,
+                owner,
                 filter_prefix,
                 filter_suffix,
             } => (
@@ -135,6 +145,7 @@ fn main() -> ExitCode {
                 Box::new(move |settings| {
                     let options = thumbnail_worker::setup::SetupOptions {
                         email,
+                        owner,
                         prefix: filter_prefix,
                         suffix: filter_suffix,
                     };
@@ -153,6 +164,11 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// An owner as the pipeline accepts it.
+fn owner(value: &str) -> Result<String, String> {
+    thumbnail_pipeline::check_owner(value).map(|()| value.to_owned())
 }
 
 fn block_on<T>(work: impl Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {

@@ -27,6 +27,9 @@ const NOTIFICATION_ID: &str = "thumbnail";
 pub struct SetupOptions {
     /// Subscribe this address to the topic (SNS sends a confirmation e-mail).
     pub email: Option<String>,
+    /// Only this owner's notifications reach `email`: a subscription filter policy on the
+    /// notifications' `owner` attribute.
+    pub owner: Option<String>,
     /// Only announce keys starting with this.
     pub prefix: Option<String>,
     /// Only announce keys ending with this (e.g. `.jpg`).
@@ -57,12 +60,19 @@ pub async fn setup(settings: &Settings, options: &SetupOptions) -> Result<()> {
     let topic =
         SnsNotifier::create(config, settings.topic.as_deref().unwrap_or("thumbnails")).await?;
     if let Some(email) = &options.email {
-        topic
+        let mut subscribe = topic
             .client()
             .subscribe()
             .topic_arn(topic.topic_arn())
             .protocol("email")
-            .endpoint(email)
+            .endpoint(email);
+        if let Some(owner) = &options.owner {
+            subscribe = subscribe.attributes(
+                "FilterPolicy",
+                serde_json::json!({"owner": [owner]}).to_string(),
+            );
+        }
+        subscribe
             .send()
             .await
             .context("subscribing the e-mail address")?;

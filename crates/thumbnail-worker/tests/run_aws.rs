@@ -131,26 +131,7 @@ async fn setup_then_run_on_aws() {
     while start.elapsed() < Duration::from_secs(90)
         && (received.len() < 3 || start.elapsed() < Duration::from_secs(8))
     {
-        let output = sqs
-            .receive_message()
-            .queue_url(&inbox)
-            .max_number_of_messages(10)
-            .wait_time_seconds(1)
-            .send()
-            .await
-            .unwrap();
-        for message in output.messages() {
-            let envelope: serde_json::Value =
-                serde_json::from_str(message.body().unwrap()).unwrap();
-            let data = serde_json::from_str(envelope["Message"].as_str().unwrap()).unwrap();
-            received.push((envelope["Subject"].as_str().unwrap().to_owned(), data));
-            sqs.delete_message()
-                .queue_url(&inbox)
-                .receipt_handle(message.receipt_handle().unwrap())
-                .send()
-                .await
-                .unwrap();
-        }
+        received.extend(receive(&config, &inbox).await);
     }
     let mut subjects: Vec<&str> = received.iter().map(|(s, _)| s.as_str()).collect();
     subjects.sort();
@@ -232,6 +213,118 @@ async fn setup_then_run_on_aws() {
     );
     assert!(metric(port, "thumbnail_receive_latency_seconds_count").await >= 11.0);
 
+    terminate(running).await;
+}
+
+/// The notifications waiting in the subscribed queue `url`, as (subject, data).
+async fn receive(config: &aws_config::SdkConfig, url: &str) -> Vec<(String, serde_json::Value)> {
+    thumbnail_test_aws::envelopes(config, url)
+        .await
+        .into_iter()
+        .map(|envelope| {
+            let data = serde_json::from_str(envelope["Message"].as_str().unwrap()).unwrap();
+            (envelope["Subject"].as_str().unwrap().to_owned(), data)
+        })
+        .collect()
+}
+
+/// The subjects of the notifications that reach the subscribed queue `url` within `wait` (reading
+/// on for the whole time, so that a notification that should not arrive has the time to), sorted.
+async fn subjects(config: &aws_config::SdkConfig, url: &str, wait: Duration) -> Vec<String> {
+    let mut subjects = Vec::new();
+    let start = Instant::now();
+    while start.elapsed() < wait {
+        subjects.extend(
+            receive(config, url)
+                .await
+                .into_iter()
+                .map(|(subject, _)| subject),
+        );
+    }
+    subjects.sort();
+    subjects
+}
+
+/// One topic, many users: a subscription whose filter policy names an owner gets that owner's
+/// notifications, failures included, and nobody else's; an upload with no owner reaches no
+/// filtered subscriber; a subscription without a filter gets everything.
+#[tokio::test(flavor = "multi_thread")]
+async fn each_owner_receives_only_their_own_notifications() {
+    let Some(config) = thumbnail_test_aws::config().await else {
+        return;
+    };
+    let n = common::unique();
+    let env = set_up(&[
+        ("THUMBNAIL_SOURCE_BUCKET", format!("owned-up-{n}")),
+        ("THUMBNAIL_DEST_BUCKET", format!("owned-th-{n}")),
+        ("THUMBNAIL_QUEUE", format!("owned-jobs-{n}")),
+        ("THUMBNAIL_TOPIC", format!("owned-topic-{n}")),
+    ]);
+    let topic = &env["THUMBNAIL_TOPIC"];
+    let alice = thumbnail_test_aws::filtered_queue(
+        &config,
+        topic,
+        &format!("alice-{n}"),
+        r#"{"owner": ["alice"]}"#,
+    )
+    .await;
+    let bob = thumbnail_test_aws::filtered_queue(
+        &config,
+        topic,
+        &format!("bob-{n}"),
+        r#"{"owner": ["bob"]}"#,
+    )
+    .await;
+    let everyone = thumbnail_test_aws::subscribed_queue(&config, topic, &format!("all-{n}")).await;
+    let running = worker(&env, &["run"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+
+    let s3 = s3_client(&config);
+    let good = jpeg(&quadrants(400, 300), &JpegOptions::default());
+    for (key, owner, bytes) in [
+        ("alice.jpg", Some("alice"), good.clone()),
+        ("alice-broken.jpg", Some("alice"), good[..900].to_vec()),
+        ("bob.jpg", Some("bob"), good.clone()),
+        ("nobody.jpg", None, good.clone()),
+    ] {
+        s3.put_object()
+            .bucket(&env["THUMBNAIL_SOURCE_BUCKET"])
+            .key(key)
+            .set_metadata(owner.map(|o| [("owner".to_owned(), o.to_owned())].into()))
+            .body(ByteStream::from(bytes))
+            .send()
+            .await
+            .unwrap();
+    }
+    let mut all = Vec::new();
+    let start = Instant::now();
+    while all.len() < 4 && start.elapsed() < Duration::from_secs(60) {
+        all.extend(subjects(&config, &everyone, Duration::from_secs(1)).await);
+    }
+    all.sort();
+    assert_eq!(
+        all,
+        [
+            "Thumbnails failed: alice-broken.jpg",
+            "Thumbnails ready: alice.jpg",
+            "Thumbnails ready: bob.jpg",
+            "Thumbnails ready: nobody.jpg",
+        ]
+    );
+    assert_eq!(
+        subjects(&config, &alice, Duration::from_secs(3)).await,
+        [
+            "Thumbnails failed: alice-broken.jpg",
+            "Thumbnails ready: alice.jpg"
+        ]
+    );
+    assert_eq!(
+        subjects(&config, &bob, Duration::from_secs(2)).await,
+        ["Thumbnails ready: bob.jpg"]
+    );
     terminate(running).await;
 }
 

@@ -294,3 +294,55 @@ fn one_shared_bucket_with_metrics() {
     let status = sigterm(worker, Duration::from_secs(10));
     assert!(status.success(), "{status:?}");
 }
+
+/// Locally, the owner comes from the key (`users/{owner}/`) or from `upload --owner`; the log and
+/// `notifications.jsonl` carry it.
+#[test]
+fn owners_from_keys_and_uploads_reach_the_log_and_the_notifications_file() {
+    let dir = Scratch::new("owners");
+    let a = dir.file("a.jpg", &photo(300, 200));
+    let b = dir.file("b.jpg", &photo(200, 300));
+    let rules = "owner_from=metadata,users/{owner}/";
+    succeeded(&dir.run(&[
+        "upload",
+        "--set",
+        rules,
+        "--prefix",
+        "users/alice",
+        a.to_str().unwrap(),
+    ]));
+    succeeded(&dir.run(&[
+        "upload",
+        "--set",
+        rules,
+        "--owner",
+        "bob",
+        b.to_str().unwrap(),
+    ]));
+    let refused = dir.run(&["upload", "--owner", "bad owner", b.to_str().unwrap()]);
+    assert_eq!(refused.status.code(), Some(2));
+    let output = dir.run(&["run", "--exit-when-idle", "--set", rules]);
+    succeeded(&output);
+    let mut owners: Vec<(String, String)> = dir
+        .notifications()
+        .iter()
+        .map(|n| {
+            assert_eq!(n["attributes"]["owner"], n["data"]["owner"], "{n}");
+            assert_eq!(n["attributes"]["outcome"], "made", "{n}");
+            (
+                n["data"]["source"]["key"].as_str().unwrap().to_owned(),
+                n["attributes"]["owner"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    owners.sort();
+    assert_eq!(
+        owners,
+        [
+            ("b.jpg".to_owned(), "bob".to_owned()),
+            ("users/alice/a.jpg".to_owned(), "alice".to_owned())
+        ]
+    );
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(log.contains(r#""owner":"alice""#), "{log}");
+}
