@@ -144,10 +144,14 @@ settings! {
     dlq: Option<String> = None, parse::optional_name;
     /// SNS topic name or ARN (AWS; without it notifications only go to the log, with a warning).
     topic: Option<String> = None, parse::optional_name;
-    /// Presets to make: comma-separated names or `NAME=SIZE[:FIT]` definitions (default `profile,album-art`).
+    /// Presets to make: comma-separated names or `NAME=SIZE[:OPTION]...` definitions, options
+    /// being a fit or fit=, gravity=, format=, quality=, progressive=, background= (default
+    /// `profile,album-art`; in TOML also `[presets.NAME]` tables of the same keys and `size`).
     presets: Vec<ThumbnailSpec> = parse::presets("profile,album-art").expect("built in"), parse::presets;
     /// Seconds preview URLs stay valid, 1 to 604800 (7 days, S3's limit; default 86400).
     url_expiry: Duration = Duration::from_secs(86_400), parse::seconds(1, 604_800);
+    /// `Cache-Control` of the thumbnails written (default `public, max-age=86400`).
+    cache_control: String = "public, max-age=86400".into(), parse::name;
     /// Path-style S3 addressing, for most S3-compatible servers: true or false (default false).
     s3_path_style: bool = false, parse::boolean;
     /// Messages worked on at once, at least 1 (default: the number of cores).
@@ -259,7 +263,11 @@ impl Settings {
         })?;
         for (key, value) in &table {
             let origin = format!("{}: {key} = {value}", path.display());
-            let text = parse::toml_text(value).map_err(|reason| ConfigError::Invalid {
+            let text = match (key.as_str(), value) {
+                ("presets", toml::Value::Table(presets)) => parse::toml_presets(presets),
+                _ => parse::toml_text(value),
+            };
+            let text = text.map_err(|reason| ConfigError::Invalid {
                 origin: origin.clone(),
                 reason: format!("{key} {reason}"),
             })?;
@@ -301,6 +309,7 @@ impl Settings {
         config.dest_prefix = self.dest_prefix.clone();
         config.same_bucket = self.source_bucket == self.dest_bucket;
         config.url_expiry = self.url_expiry;
+        config.cache_control = self.cache_control.clone();
         config.memory_budget = self.sizing().memory_budget;
         config.owners = self.owner_from.clone();
         config
@@ -376,6 +385,42 @@ mod tests {
             settings.metrics_addr,
             Some("127.0.0.1:9100".parse().unwrap())
         );
+    }
+
+    #[test]
+    fn presets_as_tables_are_the_presets_of_the_extended_syntax() {
+        let path = file(
+            "tables.toml",
+            "cache_control = \"public, max-age=600\"\n\
+             [presets.album]\nsize = \"600x600\"\nfit = \"cover\"\nformat = \"png\"\n\
+             [presets.profile]\ngravity = \"entropy\"\nformat = \"webp\"\nquality = 75\nprogressive = true\n",
+        );
+        let from_tables = Settings::load(Some(&path), env(&[]), &[]).unwrap();
+        let from_env = Settings::load(
+            None,
+            env(&[(
+                "THUMBNAIL_PRESETS",
+                "album=600x600:cover:format=png,profile=128x128:gravity=entropy:format=webp:quality=75:progressive=true",
+            )]),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(from_tables.presets, from_env.presets);
+        assert_eq!(from_tables.presets[1].quality, 75);
+        assert_eq!(
+            from_tables.pipeline_config().cache_control,
+            "public, max-age=600"
+        );
+        let path = file("bad-table.toml", "[presets.poster]\nformat = \"webp\"\n");
+        let error = Settings::load(Some(&path), env(&[]), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("poster needs a size"), "{error}");
+        let path = file("bad-option.toml", "[presets.profile]\nquality = 0\n");
+        let error = Settings::load(Some(&path), env(&[]), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("preset profile: quality"), "{error}");
     }
 
     #[test]

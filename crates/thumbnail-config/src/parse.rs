@@ -36,6 +36,35 @@ pub(crate) fn toml_text(value: &toml::Value) -> Parsed<String> {
     }
 }
 
+/// `[presets.NAME]` tables as the definitions `THUMBNAIL_PRESETS` takes: `size` and each other key
+/// become `NAME=SIZE:KEY=VALUE...`; a table without `size` takes the built-in preset of that name
+/// as its start (an empty one is that preset as it is).
+pub(crate) fn toml_presets(table: &toml::Table) -> Parsed<String> {
+    let builtin = Presets::builtin();
+    let mut items = Vec::new();
+    for (name, value) in table {
+        let toml::Value::Table(options) = value else {
+            return Err(format!(
+                "tables are [presets.NAME] tables of options, and {name} is not one"
+            ));
+        };
+        let size = match options.get("size") {
+            Some(size) => toml_text(size).map_err(|e| format!("{name}.size {e}"))?,
+            None => match builtin.get(name) {
+                Some(spec) => spec.size.to_string(),
+                None => return Err(format!("{name} needs a size (it is not a built-in preset)")),
+            },
+        };
+        let mut definition = format!("{name}={size}");
+        for (key, value) in options.iter().filter(|(key, _)| *key != "size") {
+            let value = toml_text(value).map_err(|e| format!("{name}.{key} {e}"))?;
+            definition.push_str(&format!(":{key}={value}"));
+        }
+        items.push(definition);
+    }
+    Ok(items.join(","))
+}
+
 pub(crate) fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
@@ -86,7 +115,7 @@ pub(crate) fn prefix(value: &str) -> Parsed<String> {
     }
 }
 
-/// Preset names and `NAME=SIZE[:FIT]` definitions, comma-separated, at least one.
+/// Preset names and `NAME=SIZE[:OPTION]...` definitions, comma-separated, at least one.
 pub(crate) fn presets(value: &str) -> Parsed<Vec<ThumbnailSpec>> {
     let mut presets = Presets::builtin();
     let template = presets.require("profile").expect("built in").clone();

@@ -48,8 +48,14 @@ impl Presets {
         self.specs.insert(spec.name.clone(), spec);
     }
 
-    /// Parses and adds a definition `NAME=SIZE[:FIT]`, e.g. `banner=1200x400:cover` or `wide=800x>:contain`,
-    /// and returns the new spec. The other settings start from `template` (format, quality, ...).
+    /// Parses and adds a definition `NAME=SIZE[:OPTION]...`, e.g. `banner=1200x400:cover` or
+    /// `profile=128x128:cover:gravity=entropy:format=webp:quality=75`, and returns the new spec.
+    ///
+    /// Each option is a fit (`cover`, `contain`, `fill`) or `KEY=VALUE`: `fit`, `gravity` (`centre`,
+    /// a compass point, `entropy`), `format` (`jpeg`, `png`, `webp`), `quality` (1 to 100),
+    /// `progressive` (`true`, `false`) or `background` (the `RRGGBB` colour alpha is flattened onto
+    /// in JPEG). What the definition does not set comes from `template`. An unknown option or a bad
+    /// value is an error naming the preset and the option.
     pub fn define(
         &mut self,
         definition: &str,
@@ -57,7 +63,7 @@ impl Presets {
     ) -> Result<&ThumbnailSpec, Error> {
         let bad = |reason: &str| Error::invalid_spec(definition, reason);
         let (name, rest) = definition.split_once('=').ok_or_else(|| {
-            bad("a preset definition is NAME=SIZE[:FIT], e.g. banner=1200x400:cover")
+            bad("a preset definition is NAME=SIZE[:OPTION]..., e.g. banner=1200x400:cover")
         })?;
         let name = name.trim();
         let name_ok = !name.is_empty()
@@ -67,16 +73,17 @@ impl Presets {
         if !name_ok {
             return Err(bad("a preset name uses only letters, digits, '-' and '_'"));
         }
-        let (size, fit) = match rest.split_once(':') {
-            Some((size, fit)) => (size.parse::<Size>()?, fit.parse::<Fit>()?),
-            None => (rest.parse::<Size>()?, template.fit),
-        };
-        let spec = ThumbnailSpec {
+        let mut options = rest.split(':');
+        let size = options.next().unwrap_or_default().trim().parse::<Size>()?;
+        let mut spec = ThumbnailSpec {
             name: name.to_owned(),
             size,
-            fit,
             ..template.clone()
         };
+        for option in options.map(str::trim) {
+            apply_option(&mut spec, option)
+                .map_err(|reason| bad(&format!("preset {name}: {reason}")))?;
+        }
         self.insert(spec);
         Ok(&self.specs[name])
     }
@@ -101,6 +108,53 @@ impl Presets {
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.specs.keys().map(String::as_str)
     }
+}
+
+/// Sets one `OPTION` of a preset definition on `spec`.
+fn apply_option(spec: &mut ThumbnailSpec, option: &str) -> Result<(), String> {
+    let Some((key, value)) = option.split_once('=') else {
+        spec.fit = option.parse().map_err(|e: Error| e.to_string())?;
+        return Ok(());
+    };
+    let (key, value) = (key.trim(), value.trim());
+    let invalid = |e: Error| format!("{key}: {e}");
+    match key {
+        "fit" => spec.fit = value.parse().map_err(invalid)?,
+        "gravity" => spec.gravity = value.parse().map_err(invalid)?,
+        "format" => spec.format = value.parse().map_err(invalid)?,
+        "quality" => {
+            spec.quality = value
+                .parse::<u8>()
+                .ok()
+                .filter(|q| (1..=100).contains(q))
+                .ok_or_else(|| format!("quality is a whole number from 1 to 100, not {value:?}"))?
+        }
+        "progressive" => {
+            spec.progressive = match value {
+                "true" | "yes" | "1" => true,
+                "false" | "no" | "0" => false,
+                _ => return Err(format!("progressive is true or false, not {value:?}")),
+            }
+        }
+        "background" => spec.background = hex_colour(value)?,
+        _ => {
+            return Err(format!(
+                "unknown option {key:?}; options are fit, gravity, format, quality, progressive and background"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// An `RRGGBB` colour, with or without a leading `#`.
+fn hex_colour(value: &str) -> Result<[u8; 3], String> {
+    let digits = value.strip_prefix('#').unwrap_or(value);
+    let bad = || format!("background is an RRGGBB colour like ffffff, not {value:?}");
+    if digits.len() != 6 || !digits.is_ascii() {
+        return Err(bad());
+    }
+    let channel = |i: usize| u8::from_str_radix(&digits[i..i + 2], 16).map_err(|_| bad());
+    Ok([channel(0)?, channel(2)?, channel(4)?])
 }
 
 impl Default for Presets {
@@ -148,6 +202,55 @@ mod tests {
         assert_eq!(presets.require("profile").unwrap().size.width(), Some(64));
         for bad in ["banner", "=10x10", "bad name=10", "x=10x10:wobble", "x=0x0"] {
             assert!(presets.define(bad, &template).is_err(), "{bad} accepted");
+        }
+    }
+
+    #[test]
+    fn definitions_set_every_option() {
+        let mut presets = Presets::builtin();
+        let template = presets.require("profile").unwrap().clone();
+        let spec = presets
+            .define(
+                "card=400x300:contain:gravity=north-east:format=webp:quality=75:progressive=true:background=#102030",
+                &template,
+            )
+            .unwrap()
+            .clone();
+        assert_eq!(spec.fit, Fit::Contain);
+        assert_eq!(spec.gravity, crate::Gravity::NorthEast);
+        assert_eq!(spec.format, crate::OutputFormat::WebP);
+        assert_eq!((spec.quality, spec.progressive), (75, true));
+        assert_eq!(spec.background, [0x10, 0x20, 0x30]);
+        // `fit=` is the same as the bare word; unset options come from the template.
+        let plain = presets.define("plain=64:fit=fill", &template).unwrap();
+        assert_eq!((plain.fit, plain.quality), (Fit::Fill, template.quality));
+    }
+
+    #[test]
+    fn bad_options_name_the_preset_and_the_option() {
+        let mut presets = Presets::builtin();
+        let template = presets.require("profile").unwrap().clone();
+        for (definition, says) in [
+            (
+                "p=64:quality=0",
+                "preset p: quality is a whole number from 1 to 100",
+            ),
+            ("p=64:colour=red", "preset p: unknown option \"colour\""),
+            ("p=64:format=gif", "preset p: format"),
+            (
+                "p=64:background=white",
+                "preset p: background is an RRGGBB colour",
+            ),
+            (
+                "p=64:progressive=maybe",
+                "preset p: progressive is true or false",
+            ),
+        ] {
+            let error = presets
+                .define(definition, &template)
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains(says), "{definition}: {error}");
         }
     }
 }

@@ -26,13 +26,13 @@ pub struct ConvertArgs {
     /// Which part a cover crop keeps: centre, north, south, east, west, north-east, ..., entropy.
     #[arg(long, default_value = "centre")]
     gravity: Gravity,
-    /// Encoder quality, 1-100 (JPEG and WebP).
-    #[arg(short, long, default_value_t = 80, value_parser = clap::value_parser!(u8).range(1..=100))]
-    quality: u8,
-    /// Output format: jpeg, png or webp.
-    #[arg(short, long, default_value = "jpeg")]
-    format: OutputFormat,
-    /// Progressive JPEG output.
+    /// Encoder quality, 1-100 (JPEG and WebP); default 80, or a preset's own.
+    #[arg(short, long, value_parser = clap::value_parser!(u8).range(1..=100))]
+    quality: Option<u8>,
+    /// Output format: jpeg, png or webp; default jpeg, or a preset's own.
+    #[arg(short, long)]
+    format: Option<OutputFormat>,
+    /// Progressive JPEG output (for presets too).
     #[arg(long)]
     progressive: bool,
     /// A named preset (profile, album-art, album-art-small, preview, or one from --define); repeatable.
@@ -40,8 +40,8 @@ pub struct ConvertArgs {
     presets: Vec<String>,
     #[arg(
         long = "define",
-        value_name = "NAME=SIZE[:FIT]",
-        help = "Define a preset NAME=SIZE[:FIT], e.g. banner=1200x400:cover; repeatable. Use it with --preset NAME."
+        value_name = "NAME=SIZE[:OPTION]...",
+        help = "Define a preset NAME=SIZE[:OPTION]..., options being a fit or fit=, gravity=, format=, quality=, progressive=, background=; e.g. banner=1200x400:cover:format=webp. Repeatable; use it with --preset NAME."
     )]
     definitions: Vec<String>,
     /// Files processed in parallel (default: the number of cores).
@@ -226,8 +226,8 @@ fn specs(args: &ConvertArgs) -> Result<(Vec<ThumbnailSpec>, bool)> {
     let base = ThumbnailSpec::new("", size)
         .with_fit(args.fit)
         .with_gravity(args.gravity)
-        .with_format(args.format)
-        .with_quality(args.quality)
+        .with_format(args.format.unwrap_or_default())
+        .with_quality(args.quality.unwrap_or(80))
         .with_progressive(args.progressive);
     if args.presets.is_empty() {
         if !args.definitions.is_empty() {
@@ -241,15 +241,16 @@ fn specs(args: &ConvertArgs) -> Result<(Vec<ThumbnailSpec>, bool)> {
     }
     let mut specs = Vec::new();
     for name in &args.presets {
-        // The output flags apply to every preset; the preset gives size, fit and gravity.
-        let preset = presets.require(name)?;
-        specs.push(ThumbnailSpec {
-            name: name.clone(),
-            size: preset.size,
-            fit: preset.fit,
-            gravity: preset.gravity,
-            ..base.clone()
-        });
+        // A preset as defined, but for the output flags given, which apply to every preset.
+        let mut spec = presets.require(name)?.clone();
+        if let Some(format) = args.format {
+            spec.format = format;
+        }
+        if let Some(quality) = args.quality {
+            spec.quality = quality;
+        }
+        spec.progressive |= args.progressive;
+        specs.push(spec);
     }
     if args.size.is_some() {
         specs.insert(0, base);

@@ -59,6 +59,14 @@ fn convert(args: &[&str], out: &Path, inputs: &[&Path]) -> Output {
         .unwrap()
 }
 
+fn succeeded(output: &Output) {
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 fn size_of(path: &Path) -> (u32, u32) {
     let image = image::open(path).unwrap();
     (image.width(), image.height())
@@ -148,11 +156,7 @@ fn presets_name_their_outputs_and_formats_their_extension() {
         &dir.out(),
         &[&input],
     );
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    succeeded(&output);
     assert_eq!(
         dir.outputs(),
         [
@@ -249,4 +253,36 @@ fn inputs_that_share_a_name_get_outputs_of_their_own() {
         "{stderr}"
     );
     assert!(!refused.exists());
+}
+
+#[test]
+fn a_preset_keeps_its_own_format_unless_a_flag_says_otherwise() {
+    let dir = Scratch::new("own-format");
+    let input = dir.input("a.jpg", &photo(800, 600));
+    let define = "card=200x100:cover:format=png";
+    let output = convert(
+        &[
+            "--define", define, "--preset", "card", "--preset", "profile",
+        ],
+        &dir.out(),
+        &[&input],
+    );
+    succeeded(&output);
+    assert_eq!(dir.outputs(), ["a-card.png", "a-profile.jpg"]);
+    assert_eq!(size_of(&dir.out().join("a-card.png")), (200, 100));
+    let flagged = dir.0.join("flagged");
+    let output = convert(
+        &["--define", define, "--preset", "card", "--format", "webp"],
+        &flagged,
+        &[&input],
+    );
+    assert!(output.status.success());
+    assert!(flagged.join("a-card.webp").exists());
+    let output = convert(
+        &["--define", "card=200x100:quality=0", "--preset", "card"],
+        &dir.0.join("refused"),
+        &[&input],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("preset card: quality"));
 }
