@@ -137,8 +137,18 @@ pub fn classify_status(status: u16, code: Option<&str>) -> Class {
         "KMSThrottlingException",
         "RequestLimitExceeded",
     ];
+    // Expired temporary credentials and a skewed clock: refused now, but the SDK asks its
+    // credentials provider again (a role's session is renewed) and clocks get corrected, so an
+    // image must not be dead-lettered as if it were denied for good.
+    const EXPIRED: &[&str] = &[
+        "ExpiredToken",
+        "ExpiredTokenException",
+        "TokenRefreshRequired",
+        "RequestExpired",
+        "RequestTimeTooSkewed",
+    ];
     match (status, code) {
-        (_, Some(code)) if THROTTLED.contains(&code) => Class::Transient,
+        (_, Some(code)) if THROTTLED.contains(&code) || EXPIRED.contains(&code) => Class::Transient,
         (_, Some(code)) if NOT_FOUND.contains(&code) => Class::NotFound,
         (404, _) => Class::NotFound,
         (401 | 403, _) => Class::AccessDenied,
@@ -187,6 +197,21 @@ mod tests {
         );
         assert_eq!(classify_status(404, None), Class::NotFound);
         assert_eq!(classify_status(403, None), Class::AccessDenied);
+        assert_eq!(
+            classify_status(403, Some("AccessDenied")),
+            Class::AccessDenied
+        );
+        for expired in ["ExpiredToken", "RequestTimeTooSkewed", "RequestExpired"] {
+            assert_eq!(
+                classify_status(403, Some(expired)),
+                Class::Transient,
+                "{expired}"
+            );
+        }
+        assert_eq!(
+            classify_status(400, Some("ExpiredTokenException")),
+            Class::Transient
+        );
         assert_eq!(classify_status(400, None), Class::Permanent);
         assert!(Class::Transient.is_retryable() && !Class::NotFound.is_retryable());
     }

@@ -167,6 +167,10 @@ settings! {
     /// before download; over it the image fails as `wont_fit` (default: none in the worker; on
     /// Lambda the function's memory less 32 MiB).
     memory_budget: Option<u64> = None, parse::optional_mebibytes;
+    /// Receives a message gets, 2 to 1000: on the last, the worker announces it as
+    /// `too_many_receives` and dead-letters it, one receive before an SQS redrive with this
+    /// `maxReceiveCount` (which `setup` writes) would move it silently (default 5).
+    max_receives: u32 = thumbnail_pipeline::MAX_RECEIVES, parse::receives;
     /// Where an upload's owner is read from, in order: `metadata` (`x-amz-meta-owner`) and key
     /// patterns such as `users/{owner}/`, comma-separated; `none` for no owners (default
     /// `metadata`). Notifications carry the owner for subscription filter policies.
@@ -308,10 +312,12 @@ impl Settings {
         let mut config = PipelineConfig::new(self.presets.clone());
         config.dest_prefix = self.dest_prefix.clone();
         config.same_bucket = self.source_bucket == self.dest_bucket;
+        config.source_bucket = Some(self.source_bucket.clone());
         config.url_expiry = self.url_expiry;
         config.cache_control = self.cache_control.clone();
         config.memory_budget = self.sizing().memory_budget;
         config.owners = self.owner_from.clone();
+        config.max_receives = Some(self.max_receives);
         config
     }
 

@@ -191,6 +191,13 @@ pub(crate) fn optional_mebibytes(value: &str) -> Parsed<Option<u64>> {
     }
 }
 
+pub(crate) fn receives(value: &str) -> Parsed<u32> {
+    match number(value)? {
+        n @ 2..=1000 => Ok(n as u32),
+        n => Err(format!("must be from 2 to 1000, not {n}")),
+    }
+}
+
 pub(crate) fn owner_rules(value: &str) -> Parsed<OwnerRules> {
     value.parse()
 }

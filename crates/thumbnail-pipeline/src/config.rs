@@ -25,16 +25,23 @@ pub struct PipelineConfig {
     /// is downloaded: an image that cannot fit fails permanently instead of running out of memory
     /// again on every retry. `None`: no check beyond `limits`.
     pub memory_budget: Option<u64>,
-    /// Receives after which a message is given up on (announced and dead-lettered) instead of
-    /// handled again: a message that crashes or stalls every worker that takes it must not do so
-    /// for ever. [`MAX_RECEIVES`] by default, as the dead-letter redrive `setup` gives an SQS
-    /// queue, so the local queue behaves the same; `None`: no limit.
+    /// The receives a message gets: on the last it is given up on (announced as
+    /// `too_many_receives` and dead-lettered) instead of handled again, so a message that crashes
+    /// or stalls every worker that takes it does not do so for ever. Equal to the SQS redrive's
+    /// `maxReceiveCount` (as `setup` and the template set it), this happens one receive before SQS
+    /// would move the message silently; the local queue behaves the same. [`MAX_RECEIVES`] by
+    /// default; `None`: no limit.
     pub max_receives: Option<u32>,
     /// Where an upload's owner is read from; notifications carry it as the `owner` attribute.
     pub owners: OwnerRules,
+    /// The bucket sources are read from. An event naming another is refused (`foreign_bucket`)
+    /// and nothing is read: the key would otherwise be read from this bucket, and another
+    /// object's thumbnails announced as the upload's. `None`: any bucket (the source store then
+    /// serves every event's key).
+    pub source_bucket: Option<String>,
 }
 
-/// The default [`PipelineConfig::max_receives`], and the `maxReceiveCount` of the SQS redrive
+/// The default [`PipelineConfig::max_receives`], and of the `maxReceiveCount` of the SQS redrive
 /// policy `thumbnail-worker setup` writes.
 pub const MAX_RECEIVES: u32 = 5;
 
@@ -53,6 +60,7 @@ impl PipelineConfig {
             memory_budget: None,
             max_receives: Some(MAX_RECEIVES),
             owners: OwnerRules::default(),
+            source_bucket: None,
         }
     }
 }

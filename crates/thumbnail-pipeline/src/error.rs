@@ -21,6 +21,18 @@ pub enum ProcessError {
     /// The notification could not be published.
     #[error("notification: {0}")]
     Notify(#[from] NotifyError),
+    /// The event names a bucket other than the source bucket.
+    #[error(
+        "image {key}: the event names bucket {bucket:?}, and this pipeline reads only {expected:?}"
+    )]
+    ForeignBucket {
+        /// The key.
+        key: String,
+        /// The bucket the event names.
+        bucket: String,
+        /// [`PipelineConfig::source_bucket`](crate::PipelineConfig::source_bucket).
+        expected: String,
+    },
     /// The image would need more memory than the budget allows.
     #[error(
         "image {key} needs about {} MiB to process, more than the {} MiB available",
@@ -43,7 +55,9 @@ impl ProcessError {
         match self {
             ProcessError::Storage(e) => e.is_retryable(),
             ProcessError::Notify(e) => e.is_retryable(),
-            ProcessError::Image { .. } | ProcessError::WontFit { .. } => false,
+            ProcessError::Image { .. }
+            | ProcessError::WontFit { .. }
+            | ProcessError::ForeignBucket { .. } => false,
         }
     }
 
@@ -71,6 +85,7 @@ impl ProcessError {
                 _ => R::StorageError,
             },
             ProcessError::WontFit { .. } => R::WontFit,
+            ProcessError::ForeignBucket { .. } => R::ForeignBucket,
             ProcessError::Notify(e) => match e {
                 NotifyError::TopicNotFound { .. } => R::TopicNotFound,
                 NotifyError::Transient { .. } => R::NotifierUnavailable,
@@ -123,6 +138,8 @@ pub enum FailureReason {
     InvalidEvent,
     /// The message was received more often than allowed without being settled.
     TooManyReceives,
+    /// The event names a bucket other than the source bucket.
+    ForeignBucket,
 }
 
 impl FailureReason {
@@ -149,6 +166,7 @@ impl FailureReason {
             R::NotifierError => "notifier_error",
             R::InvalidEvent => "invalid_event",
             R::TooManyReceives => "too_many_receives",
+            R::ForeignBucket => "foreign_bucket",
         }
     }
 }

@@ -207,6 +207,15 @@ impl<S: ObjectStore, D: ObjectStore, N: Notifier> Pipeline<S, D, N> {
         object: &CreatedObject,
         owner: &mut Option<String>,
     ) -> Result<Outcome, ProcessError> {
+        if let Some(expected) = &self.config.source_bucket
+            && object.bucket != *expected
+        {
+            return Err(ProcessError::ForeignBucket {
+                key: object.key.to_string(),
+                bucket: object.bucket.clone(),
+                expected: expected.clone(),
+            });
+        }
         if self.config.same_bucket && self.layout.is_under_prefix(&object.key) {
             return Ok(Outcome::Ours);
         }

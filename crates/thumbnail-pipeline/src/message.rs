@@ -63,15 +63,16 @@ impl<S: ObjectStore, D: ObjectStore, N: Notifier> Pipeline<S, D, N> {
                 };
             }
         };
-        // Received too often without being settled: whatever happens to it, stop trying.
+        // The last receive allowed, the earlier ones unsettled: stop trying, and say so, before
+        // the queue's redrive would move the message without a word.
         let given_up = self
             .config
             .max_receives
-            .filter(|&max| receive_count > max)
+            .filter(|&max| receive_count >= max)
             .map(|max| {
                 format!(
-                    "received {receive_count} times without being settled, more than the {max} \
-                     allowed: it may be crashing or stalling the worker"
+                    "received {receive_count} times without being settled ({max} allowed): it \
+                     may be crashing or stalling the worker"
                 )
             });
         let mut retry = false;

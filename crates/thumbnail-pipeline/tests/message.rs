@@ -89,20 +89,55 @@ async fn a_message_received_too_often_is_given_up_on_without_decoding() {
     let body = event(&[("ObjectCreated:Put", "cat.jpg")]);
 
     let pipeline = pipeline_with(&[("cat.jpg", photo.clone())]).await;
-    let disposition = pipeline.handle(&body, MAX_RECEIVES + 1).await;
+    let disposition = pipeline.handle(&body, MAX_RECEIVES).await;
     let Disposition::DeadLetter { reason } = disposition else {
         panic!("{disposition:?}")
     };
-    assert!(reason.contains("received 6 times"), "{reason}");
+    assert!(reason.contains("received 5 times"), "{reason}");
     assert!(pipeline.dest().keys().is_empty(), "nothing decoded");
     let published = pipeline.notifier().published();
     assert_eq!(published.len(), 1);
     assert_eq!(published[0].subject, "Thumbnails failed: cat.jpg");
     assert_eq!(published[0].data["reason"], "too_many_receives");
 
-    // At the limit it is still worked on.
+    // Before the last receive it is still worked on.
     let pipeline = pipeline_with(&[("cat.jpg", photo)]).await;
-    assert_eq!(pipeline.handle(&body, MAX_RECEIVES).await, Disposition::Ack);
+    assert_eq!(
+        pipeline.handle(&body, MAX_RECEIVES - 1).await,
+        Disposition::Ack
+    );
+    assert!(!pipeline.dest().keys().is_empty());
+}
+
+/// An event naming another bucket must not be served from this one: had the source bucket an
+/// object of that key, its thumbnails would be announced as the other bucket's upload.
+#[tokio::test]
+async fn an_event_naming_another_bucket_is_refused_and_nothing_read() {
+    let photo = jpeg(&quadrants(400, 300), &JpegOptions::default());
+    let source = MemoryStore::with_objects("uploads", &[("secret.jpg", photo)]).unwrap();
+    let mut config =
+        PipelineConfig::new(vec![Presets::builtin().require("profile").unwrap().clone()]);
+    config.source_bucket = Some("uploads".into());
+    let pipeline = Pipeline::new(
+        source,
+        MemoryStore::new("thumbs"),
+        MemoryNotifier::new(),
+        config,
+        1,
+    );
+    let body = r#"{"Records":[{"eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"someone-elses"},"object":{"key":"secret.jpg"}}}]}"#;
+    let Disposition::DeadLetter { reason } = pipeline.handle(body, 1).await else {
+        panic!("not dead-lettered")
+    };
+    assert!(reason.contains("someone-elses"), "{reason}");
+    assert!(pipeline.dest().keys().is_empty(), "nothing made");
+    let published = pipeline.notifier().published();
+    assert_eq!(published.len(), 1);
+    assert_eq!(published[0].data["reason"], "foreign_bucket");
+    assert_eq!(published[0].data["source"]["bucket"], "someone-elses");
+    // The same key from the source bucket is made.
+    let body = body.replace("someone-elses", "uploads");
+    assert_eq!(pipeline.handle(&body, 1).await, Disposition::Ack);
     assert!(!pipeline.dest().keys().is_empty());
 }
 

@@ -15,10 +15,6 @@ use thumbnail_notify::SnsNotifier;
 use thumbnail_parts::aws::Aws;
 use thumbnail_queue::SqsQueue;
 
-/// Receives before SQS moves a message to the dead-letter queue: the pipeline's own limit, so the
-/// local queue and SQS give up on a message at the same point.
-const MAX_RECEIVE_COUNT: u32 = thumbnail_pipeline::MAX_RECEIVES;
-
 /// The id of the bucket notification `setup` writes; other notifications of the bucket are kept.
 const NOTIFICATION_ID: &str = "thumbnail";
 
@@ -114,7 +110,9 @@ async fn configure_queue(
             "Condition": {"ArnEquals": {"aws:SourceArn": source_arn}},
         }],
     });
-    let redrive = serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": MAX_RECEIVE_COUNT.to_string()});
+    // The pipeline's own limit: it announces and dead-letters a message on its last receive,
+    // before the redrive would move it without a word.
+    let redrive = serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": settings.max_receives.to_string()});
     queue
         .client()
         .set_queue_attributes()
