@@ -154,6 +154,126 @@ fn entropy_gravity_keeps_the_detail() {
 }
 
 #[test]
+fn attention_gravity_keeps_a_subject_placed_off_centre() {
+    // A face (skin tone, dark eyes and mouth) near the right edge of a plain blue-grey wall.
+    let (cx, cy) = (560i32, 190i32);
+    let image = RgbImage::from_fn(640, 320, |x, y| {
+        let (dx, dy) = (x as i32 - cx, y as i32 - cy);
+        let eye = dy > -22 && dy < -12 && (dx.abs() - 20).abs() < 7;
+        let mouth = dy > 18 && dy < 24 && dx.abs() < 18;
+        if dx * dx + dy * dy < 55 * 55 {
+            image::Rgb(if eye || mouth {
+                [40, 25, 25]
+            } else {
+                [226, 176, 146]
+            })
+        } else {
+            image::Rgb([110, 118, 128])
+        }
+    });
+    let input = encode(&DynamicImage::ImageRgb8(image), Codec::Png);
+    let skin = |out: &DynamicImage| {
+        (0..128)
+            .flat_map(|y| (0..128).map(move |x| (x, y)))
+            .filter(|&(x, y)| {
+                let p = pixel(out, x, y);
+                p[0] > 190 && p[1] > 140 && p[0] > p[2] + 50
+            })
+            .count()
+    };
+    let centre = make(&input, &spec("128x128", Fit::Cover)).unwrap();
+    let attention = make(
+        &input,
+        &spec("128x128", Fit::Cover).with_gravity(Gravity::Attention),
+    )
+    .unwrap();
+    // A centre crop (x 160..480) misses the face (x 505..615); the attention crop keeps it: about
+    // 1440 skin pixels at the thumbnail's scale (0.4).
+    assert_eq!(skin(&centre), 0);
+    let kept = skin(&attention);
+    assert!(kept > 1000, "{kept} skin pixels kept");
+}
+
+/// The mean colour of an image, in sRGB values, or averaged in linear light (as BlurHash does).
+fn mean(image: &DynamicImage, linear: bool) -> [f64; 3] {
+    let to = |v: u8| {
+        let v = f64::from(v) / 255.0;
+        if !linear {
+            v
+        } else if v <= 0.04045 {
+            v / 12.92
+        } else {
+            ((v + 0.055) / 1.055).powf(2.4)
+        }
+    };
+    let from = |v: f64| {
+        let v = if !linear {
+            v
+        } else if v <= 0.0031308 {
+            v * 12.92
+        } else {
+            1.055 * v.powf(1.0 / 2.4) - 0.055
+        };
+        v * 255.0
+    };
+    let rgb = image.to_rgb8();
+    let mut sums = [0f64; 3];
+    for p in rgb.pixels() {
+        for (sum, &v) in sums.iter_mut().zip(&p.0) {
+            *sum += to(v);
+        }
+    }
+    let n = f64::from(rgb.width() * rgb.height());
+    sums.map(|sum| from(sum / n))
+}
+
+#[test]
+fn placeholders_decode_to_the_thumbnails_colours() {
+    use base64::Engine as _;
+    // A warm, low-contrast gradient: a sky at dusk.
+    let image = RgbImage::from_fn(800, 500, |x, y| {
+        image::Rgb([
+            200 - (y / 10) as u8,
+            120 + (x / 20) as u8,
+            90 + (y / 8) as u8,
+        ])
+    });
+    let input = encode(&DynamicImage::ImageRgb8(image), Codec::Png);
+    let mut engine = Engine::new(Limits::default());
+    let rendering = engine
+        .render(&input, &[spec("300x300", Fit::Cover)])
+        .unwrap();
+    let thumbnail = image::load_from_memory(&rendering.thumbnails[0].bytes).unwrap();
+    let placeholder = &rendering.placeholder;
+
+    let hash = base64::engine::general_purpose::STANDARD
+        .decode(&placeholder.thumbhash)
+        .unwrap();
+    let (r, g, b, a) = thumbhash::thumb_hash_to_average_rgba(&hash).unwrap();
+    let expected = mean(&thumbnail, false);
+    for (got, want) in [r, g, b].iter().zip(expected) {
+        assert!(
+            (f64::from(*got) * 255.0 - want).abs() < 12.0,
+            "thumbhash {r} {g} {b} vs {expected:?}"
+        );
+    }
+    assert!(a > 0.99);
+
+    let blurred = blurhash::decode(&placeholder.blurhash, 40, 25, 1.0).unwrap();
+    let blurred = DynamicImage::ImageRgba8(image::RgbaImage::from_raw(40, 25, blurred).unwrap());
+    let (got, want) = (mean(&blurred, true), mean(&thumbnail, true));
+    for (g, w) in got.iter().zip(want) {
+        assert!((g - w).abs() < 12.0, "blurhash {got:?} vs {want:?}");
+    }
+
+    let dominant = &placeholder.dominant_colour;
+    assert!(
+        dominant.starts_with('#') && dominant.len() == 7,
+        "{dominant}"
+    );
+}
+
+#[test]
 fn adobe_rgb_and_display_p3_come_out_in_srgb() {
     let colour = [60, 170, 60];
     let flat = RgbImage::from_pixel(64, 64, image::Rgb(colour));

@@ -2,12 +2,14 @@
 
 use std::cmp::Reverse;
 
+use crate::attention::attention_anchor;
 use crate::decode::{self, ImageInfo};
 use crate::encode::encode;
 use crate::geometry::plan;
+use crate::placeholder::{PLACEHOLDER_SIDE, Placeholder};
 use crate::raster::Raster;
 use crate::resize::{Resizer, entropy_anchor};
-use crate::{Error, ImageFormat, Limits, OutputFormat, ThumbnailSpec};
+use crate::{Error, Filter, Fit, Gravity, ImageFormat, Limits, OutputFormat, Size, ThumbnailSpec};
 
 /// Scratch buffers larger than this are freed after use rather than kept, so one huge image does
 /// not pin its memory for the life of a worker.
@@ -28,6 +30,15 @@ pub struct Thumbnail {
     pub format: OutputFormat,
     /// The encoded image.
     pub bytes: Vec<u8>,
+}
+
+/// The thumbnails of one image, and its placeholder.
+#[derive(Clone, Debug)]
+pub struct Rendering {
+    /// One per spec, in the order of the specs.
+    pub thumbnails: Vec<Thumbnail>,
+    /// What a page shows while they load.
+    pub placeholder: Placeholder,
 }
 
 /// Makes thumbnails. Keep one per thread and reuse it: it keeps its resampling and pixel buffers
@@ -114,6 +125,12 @@ impl Engine {
         input: &[u8],
         specs: &[ThumbnailSpec],
     ) -> Result<Vec<Thumbnail>, Error> {
+        self.render(input, specs)
+            .map(|rendering| rendering.thumbnails)
+    }
+
+    /// [`Engine::thumbnails`], and the image's [`Placeholder`] from the same decode.
+    pub fn render(&mut self, input: &[u8], specs: &[ThumbnailSpec]) -> Result<Rendering, Error> {
         let scratch = self.take_buffer();
         let (decoded, _) = decode::decode(input, &self.limits, scratch, |info| {
             shrink_on_load(info, specs)
@@ -136,14 +153,30 @@ impl Engine {
                 }
             }
         }
+        let placeholder = outcome.map(|()| self.placeholder(levels.last().expect("decoded")));
         for level in levels {
             self.give_back(level.into_pixels());
         }
-        outcome.map(|()| {
-            made.into_iter()
+        placeholder.map(|placeholder| Rendering {
+            thumbnails: made
+                .into_iter()
                 .map(|t| t.expect("every spec was made"))
-                .collect()
+                .collect(),
+            placeholder,
         })
+    }
+
+    /// The placeholders, from the smallest level shrunk to fit [`PLACEHOLDER_SIDE`] pixels.
+    fn placeholder(&mut self, smallest: &Raster) -> Placeholder {
+        let side = Size::new(PLACEHOLDER_SIDE, PLACEHOLDER_SIDE)
+            .expect("a valid size")
+            .shrink_only();
+        let spec = ThumbnailSpec::new("placeholder", side).with_fit(Fit::Contain);
+        let plan = plan(smallest.width(), smallest.height(), &spec, (0.5, 0.5));
+        let small = self
+            .resizer
+            .resample(smallest, &plan, Filter::Bilinear, Vec::new());
+        Placeholder::of(&small)
     }
 
     fn make(&mut self, levels: &mut Vec<Raster>, spec: &ThumbnailSpec) -> Result<Thumbnail, Error> {
@@ -151,7 +184,10 @@ impl Engine {
         let source = &levels[level];
         let anchor = spec.gravity.anchor().unwrap_or_else(|| {
             let window = plan(source.width(), source.height(), spec, (0.5, 0.5)).window;
-            entropy_anchor(source, window.width, window.height)
+            match spec.gravity {
+                Gravity::Attention => attention_anchor(source, window.width, window.height),
+                _ => entropy_anchor(source, window.width, window.height),
+            }
         });
         let plan = plan(source.width(), source.height(), spec, anchor);
         let resized = self

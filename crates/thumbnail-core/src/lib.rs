@@ -5,7 +5,7 @@
 //! GIF (first frame), TIFF and BMP, detected from the bytes; applies the EXIF orientation; converts
 //! embedded ICC profiles (Adobe RGB, Display P3, CMYK) to sRGB; resizes with a SIMD Lanczos3 (or
 //! another [`Filter`]) with correct alpha; fits by [`Fit::Cover`] (with [`Gravity`], including an
-//! entropy-based smart crop), [`Fit::Contain`] or [`Fit::Fill`]; and encodes JPEG, PNG or WebP with no
+//! entropy-based and an attention-based smart crop), [`Fit::Contain`] or [`Fit::Fill`]; and encodes JPEG, PNG or WebP with no
 //! metadata, so no EXIF or GPS location leaks into a public thumbnail.
 //!
 //! ```
@@ -63,6 +63,7 @@
 
 #![warn(missing_docs)]
 
+mod attention;
 mod color;
 mod decode;
 mod encode;
@@ -70,15 +71,17 @@ mod engine;
 mod error;
 mod format;
 mod geometry;
+mod placeholder;
 mod preset;
 mod raster;
 pub mod resize;
 mod spec;
 
 pub use decode::ImageInfo;
-pub use engine::{Engine, Thumbnail};
+pub use engine::{Engine, Rendering, Thumbnail};
 pub use error::Error;
 pub use format::{ImageFormat, OutputFormat};
+pub use placeholder::Placeholder;
 pub use preset::Presets;
 pub use raster::{PixelLayout, Raster};
 pub use spec::{Filter, Fit, Gravity, Limits, Size, ThumbnailSpec};

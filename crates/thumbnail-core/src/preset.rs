@@ -52,7 +52,7 @@ impl Presets {
     /// `profile=128x128:cover:gravity=entropy:format=webp:quality=75`, and returns the new spec.
     ///
     /// Each option is a fit (`cover`, `contain`, `fill`) or `KEY=VALUE`: `fit`, `gravity` (`centre`,
-    /// a compass point, `entropy`), `format` (`jpeg`, `png`, `webp`), `quality` (1 to 100),
+    /// a compass point, `entropy`, `attention`), `format` (`jpeg`, `png`, `webp`), `quality` (1 to 100),
     /// `progressive` (`true`, `false`) or `background` (the `RRGGBB` colour alpha is flattened onto
     /// in JPEG). What the definition does not set comes from `template`. An unknown option or a bad
     /// value is an error naming the preset and the option.

@@ -192,6 +192,9 @@ pub enum Gravity {
     SouthEast,
     /// The window with the most detail (Shannon entropy of luminance), computed on the decoded pixels.
     Entropy,
+    /// The window a viewer looks at: edges, skin tones and saturated colour, as libvips'
+    /// `attention`; the subject-aware crop for profile pictures.
+    Attention,
 }
 
 impl Gravity {
@@ -208,7 +211,7 @@ impl Gravity {
             Gravity::NorthEast => (1.0, 0.0),
             Gravity::SouthWest => (0.0, 1.0),
             Gravity::SouthEast => (1.0, 1.0),
-            Gravity::Entropy => return None,
+            Gravity::Entropy | Gravity::Attention => return None,
         })
     }
 }
@@ -229,10 +232,11 @@ impl FromStr for Gravity {
                 "southwest" => Gravity::SouthWest,
                 "southeast" => Gravity::SouthEast,
                 "entropy" | "smart" => Gravity::Entropy,
+                "attention" => Gravity::Attention,
                 _ => {
                     return Err(Error::invalid_spec(
                         s,
-                        "gravity must be centre, north, south, east, west, north-west, north-east, south-west, south-east or entropy",
+                        "gravity must be centre, north, south, east, west, north-west, north-east, south-west, south-east, entropy or attention",
                     ));
                 }
             },

@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use thumbnail_core::{Engine, Limits, Thumbnail, ThumbnailSpec};
+use thumbnail_core::{Engine, Limits, Rendering, ThumbnailSpec};
 use tokio::sync::Semaphore;
 
 /// Engines kept between images, and the bound on how many run at once.
@@ -23,12 +23,13 @@ impl Engines {
         }
     }
 
-    /// Makes `specs` of `bytes` on a blocking thread once one of the `threads` is free.
-    pub(crate) async fn thumbnails(
+    /// Makes `specs` of `bytes`, and its placeholder, on a blocking thread once one of the
+    /// `threads` is free.
+    pub(crate) async fn render(
         &self,
         bytes: Vec<u8>,
         specs: Vec<ThumbnailSpec>,
-    ) -> Result<Vec<Thumbnail>, thumbnail_core::Error> {
+    ) -> Result<Rendering, thumbnail_core::Error> {
         let _permit = self
             .cpu
             .acquire()
@@ -41,7 +42,7 @@ impl Engines {
                 .unwrap_or_else(|p| p.into_inner())
                 .pop()
                 .unwrap_or_else(|| Engine::new(limits));
-            let made = engine.thumbnails(&bytes, &specs);
+            let made = engine.render(&bytes, &specs);
             idle.lock().unwrap_or_else(|p| p.into_inner()).push(engine);
             made
         })

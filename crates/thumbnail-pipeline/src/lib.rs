@@ -67,7 +67,7 @@ mod owner;
 pub use config::{MAX_RECEIVES, PipelineConfig};
 pub use error::{FailureReason, ProcessError};
 pub use manifest::{
-    MANIFEST_VERSION, Manifest, SourceObject, ThumbnailEntry, fingerprint, spec_hash,
+    MANIFEST_VERSION, Manifest, Placeholders, SourceObject, ThumbnailEntry, fingerprint, spec_hash,
 };
 pub use message::{
     Disposition, FAILURE_REASON, FIRST_RETRY_DELAY, MAX_RETRY_DELAY, Settlement, dead_letter,
@@ -250,9 +250,9 @@ impl<S: ObjectStore, D: ObjectStore, N: Notifier> Pipeline<S, D, N> {
         {
             return Ok(Outcome::AlreadyDone);
         }
-        let thumbnails = self
+        let rendering = self
             .engines
-            .thumbnails(source.bytes, self.config.specs.clone())
+            .render(source.bytes, self.config.specs.clone())
             .await
             .map_err(|source| ProcessError::Image {
                 key: object.key.to_string(),
@@ -261,7 +261,7 @@ impl<S: ObjectStore, D: ObjectStore, N: Notifier> Pipeline<S, D, N> {
 
         let mut entries = Vec::new();
         let mut keys = Vec::new();
-        for (spec, thumbnail) in self.config.specs.iter().zip(thumbnails) {
+        for (spec, thumbnail) in self.config.specs.iter().zip(rendering.thumbnails) {
             let key = self.layout.thumbnail(&object.key, spec)?;
             let content_type = thumbnail.format.mime_type();
             let options = PutOptions::new(content_type)
@@ -280,6 +280,7 @@ impl<S: ObjectStore, D: ObjectStore, N: Notifier> Pipeline<S, D, N> {
                 height: thumbnail.height,
                 bytes,
                 content_type: content_type.to_owned(),
+                format: thumbnail.format.to_string(),
                 url: self.dest.preview_url(&key, self.config.url_expiry).await?,
             });
             keys.push(key);
@@ -296,6 +297,7 @@ impl<S: ObjectStore, D: ObjectStore, N: Notifier> Pipeline<S, D, N> {
             fingerprint: self.fingerprint.clone(),
             url_expiry_seconds: self.config.url_expiry.as_secs(),
             thumbnails: entries,
+            placeholder: Some(rendering.placeholder.into()),
         };
         self.notifier.publish(&notice::ready(&manifest)).await?;
         // Last: its presence says "made and announced".

@@ -24,6 +24,31 @@ pub struct Manifest {
     pub url_expiry_seconds: u64,
     /// One entry per thumbnail, in spec order.
     pub thumbnails: Vec<ThumbnailEntry>,
+    /// What a page shows while the thumbnails load, the same for all of them (absent in
+    /// manifests written before placeholders).
+    #[serde(default)]
+    pub placeholder: Option<Placeholders>,
+}
+
+/// The image's placeholders, computed once from its decoded pixels.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Placeholders {
+    /// The ThumbHash, base64.
+    pub thumbhash: String,
+    /// The BlurHash (4x3 components).
+    pub blurhash: String,
+    /// The dominant colour, `#rrggbb`.
+    pub dominant_colour: String,
+}
+
+impl From<thumbnail_core::Placeholder> for Placeholders {
+    fn from(placeholder: thumbnail_core::Placeholder) -> Self {
+        Placeholders {
+            thumbhash: placeholder.thumbhash,
+            blurhash: placeholder.blurhash,
+            dominant_colour: placeholder.dominant_colour,
+        }
+    }
 }
 
 /// The source object a manifest describes.
@@ -54,6 +79,9 @@ pub struct ThumbnailEntry {
     pub bytes: u64,
     /// Its MIME type.
     pub content_type: String,
+    /// Its format: `jpeg`, `png`, `webp` (absent in manifests written before formats).
+    #[serde(default)]
+    pub format: String,
     /// A preview URL, valid for `url_expiry_seconds` from when it was made.
     pub url: String,
 }

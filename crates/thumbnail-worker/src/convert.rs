@@ -23,7 +23,7 @@ pub struct ConvertArgs {
     /// How the image fits the box given by --size: cover (fill, then crop), contain, fill (stretch).
     #[arg(long, default_value = "contain")]
     fit: Fit,
-    /// Which part a cover crop keeps: centre, north, south, east, west, north-east, ..., entropy.
+    /// Which part a cover crop keeps: centre, north, south, east, west, north-east, ..., entropy, attention.
     #[arg(long, default_value = "centre")]
     gravity: Gravity,
     /// Encoder quality, 1-100 (JPEG and WebP); default 80, or a preset's own.
