@@ -1,5 +1,6 @@
 //! Any bytes through the whole engine path: format detection, header probe, limits, decode (with and
-//! without JPEG shrink-on-load), orientation, colour conversion, resize and every encoder.
+//! without JPEG shrink-on-load), orientation, colour conversion, resize, both smart crops, the
+//! placeholders and every encoder.
 //! The engine must answer with a thumbnail or an `Error`, never a panic, abort or overflow.
 //! Inputs that once failed are kept in `fuzz/regressions/decode/` and replayed by `fuzz/run`.
 #![no_main]
@@ -29,7 +30,9 @@ fuzz_target!(|data: &[u8]| {
         ThumbnailSpec::new("smart", Size::width_only(20).unwrap())
             .with_gravity(Gravity::Entropy)
             .with_format(OutputFormat::WebP),
+        ThumbnailSpec::new("attention", Size::new(30, 60).unwrap())
+            .with_gravity(Gravity::Attention),
     ];
-    let _ = engine.thumbnails(data, &specs);
+    let _ = engine.render(data, &specs);
     let _ = engine.decode(data, &[]);
 });

@@ -125,12 +125,27 @@ impl Engine {
         input: &[u8],
         specs: &[ThumbnailSpec],
     ) -> Result<Vec<Thumbnail>, Error> {
-        self.render(input, specs)
-            .map(|rendering| rendering.thumbnails)
+        self.make_all(input, specs, false)
+            .map(|(thumbnails, _)| thumbnails)
     }
 
     /// [`Engine::thumbnails`], and the image's [`Placeholder`] from the same decode.
     pub fn render(&mut self, input: &[u8], specs: &[ThumbnailSpec]) -> Result<Rendering, Error> {
+        let (thumbnails, placeholder) = self.make_all(input, specs, true)?;
+        Ok(Rendering {
+            thumbnails,
+            placeholder: placeholder.expect("asked for"),
+        })
+    }
+
+    /// Every spec from one decode, and the placeholder when `with_placeholder` (which costs a
+    /// small resample and two hashes, wasted on a caller that does not want it).
+    fn make_all(
+        &mut self,
+        input: &[u8],
+        specs: &[ThumbnailSpec],
+        with_placeholder: bool,
+    ) -> Result<(Vec<Thumbnail>, Option<Placeholder>), Error> {
         let scratch = self.take_buffer();
         let (decoded, _) = decode::decode(input, &self.limits, scratch, |info| {
             shrink_on_load(info, specs)
@@ -153,16 +168,17 @@ impl Engine {
                 }
             }
         }
-        let placeholder = outcome.map(|()| self.placeholder(levels.last().expect("decoded")));
+        let placeholder = outcome
+            .map(|()| with_placeholder.then(|| self.placeholder(levels.last().expect("decoded"))));
         for level in levels {
             self.give_back(level.into_pixels());
         }
-        placeholder.map(|placeholder| Rendering {
-            thumbnails: made
+        placeholder.map(|placeholder| {
+            let thumbnails = made
                 .into_iter()
                 .map(|t| t.expect("every spec was made"))
-                .collect(),
-            placeholder,
+                .collect();
+            (thumbnails, placeholder)
         })
     }
 
