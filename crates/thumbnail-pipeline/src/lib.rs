@@ -70,8 +70,8 @@ pub use manifest::{
     MANIFEST_VERSION, Manifest, Placeholders, SourceObject, ThumbnailEntry, fingerprint, spec_hash,
 };
 pub use message::{
-    Disposition, FAILURE_REASON, FIRST_RETRY_DELAY, MAX_RETRY_DELAY, Settlement, dead_letter,
-    retry_delay, settle,
+    Disposition, FAILURE_CODES, FAILURE_REASON, FIRST_RETRY_DELAY, MAX_RETRY_DELAY, Settlement,
+    dead_letter, retry_delay, settle,
 };
 pub use metrics::Metrics;
 pub use notice::{FailedObject, FailureNotice};

@@ -13,6 +13,10 @@ use crate::{FailedObject, FailureNotice, FailureReason, Pipeline};
 /// Message attribute carrying the reason a message was dead-lettered.
 pub const FAILURE_REASON: &str = "thumbnail-failure-reason";
 
+/// Message attribute carrying the stable codes ([`FailureReason`]) of a dead letter's failures,
+/// comma-separated: what `dead-letters redrive --reason` matches.
+pub const FAILURE_CODES: &str = "thumbnail-failure-codes";
+
 /// The first retry delay; doubled on every further receive, up to [`MAX_RETRY_DELAY`].
 pub const FIRST_RETRY_DELAY: Duration = Duration::from_secs(10);
 /// The longest retry delay.
@@ -32,6 +36,8 @@ pub enum Disposition {
     DeadLetter {
         /// Why, for the dead-letter queue's message attribute.
         reason: String,
+        /// The stable code of each failure, in record order.
+        codes: Vec<FailureReason>,
     },
 }
 
@@ -60,6 +66,7 @@ impl<S: ObjectStore, D: ObjectStore, N: Notifier> Pipeline<S, D, N> {
                 self.metrics.failure(FailureReason::InvalidEvent);
                 return Disposition::DeadLetter {
                     reason: e.to_string(),
+                    codes: vec![FailureReason::InvalidEvent],
                 };
             }
         };
@@ -77,6 +84,7 @@ impl<S: ObjectStore, D: ObjectStore, N: Notifier> Pipeline<S, D, N> {
             });
         let mut retry = false;
         let mut reasons = Vec::new();
+        let mut codes = Vec::new();
         for record in &message.records {
             let notice = match record {
                 Record::Created(object) if given_up.is_some() => {
@@ -146,6 +154,7 @@ impl<S: ObjectStore, D: ObjectStore, N: Notifier> Pipeline<S, D, N> {
                 retry |= e.is_retryable();
             }
             reasons.push(notice.error);
+            codes.push(notice.reason);
         }
         if retry {
             Disposition::Retry {
@@ -156,6 +165,7 @@ impl<S: ObjectStore, D: ObjectStore, N: Notifier> Pipeline<S, D, N> {
         } else {
             Disposition::DeadLetter {
                 reason: reasons.join("; "),
+                codes,
             }
         }
     }
@@ -201,17 +211,19 @@ impl Disposition {
         match self {
             Disposition::Ack => Settlement::Delete,
             Disposition::Retry { delay } => Settlement::Retry { delay },
-            Disposition::DeadLetter { reason } => match dead_letters {
+            Disposition::DeadLetter { reason, codes } => match dead_letters {
                 None => Settlement::Abandon { reason },
-                Some(dead_letters) => match dead_letter(dead_letters, body, &reason).await {
-                    Ok(()) => Settlement::Delete,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "could not dead-letter; the message comes back");
-                        Settlement::Retry {
-                            delay: retry_delay(receive_count),
+                Some(dead_letters) => {
+                    match dead_letter(dead_letters, body, &reason, &codes).await {
+                        Ok(()) => Settlement::Delete,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "could not dead-letter; the message comes back");
+                            Settlement::Retry {
+                                delay: retry_delay(receive_count),
+                            }
                         }
                     }
-                },
+                }
             },
         }
     }
@@ -235,13 +247,18 @@ pub async fn settle(
     }
 }
 
-/// Sends a message `body` to `dead_letters`, with `reason` as its [`FAILURE_REASON`] attribute.
+/// Sends a message `body` to `dead_letters`, with `reason` as its [`FAILURE_REASON`] attribute and
+/// `codes` as its [`FAILURE_CODES`].
 pub async fn dead_letter(
     dead_letters: &dyn Queue,
     body: &str,
     reason: &str,
+    codes: &[FailureReason],
 ) -> Result<(), QueueError> {
-    let message = OutgoingMessage::new(body).with_attribute(FAILURE_REASON, truncate(reason));
+    let codes: Vec<&str> = codes.iter().map(|code| code.as_str()).collect();
+    let message = OutgoingMessage::new(body)
+        .with_attribute(FAILURE_REASON, truncate(reason))
+        .with_attribute(FAILURE_CODES, codes.join(","));
     dead_letters.send(message).await.map(drop)
 }
 

@@ -7,7 +7,8 @@ use common::MockNotifier;
 use thumbnail_core::Presets;
 use thumbnail_notify::{MemoryNotifier, NotifyError};
 use thumbnail_pipeline::{
-    Disposition, FAILURE_REASON, MAX_RECEIVES, Pipeline, PipelineConfig, retry_delay, settle,
+    Disposition, FAILURE_CODES, FAILURE_REASON, FailureReason, MAX_RECEIVES, Pipeline,
+    PipelineConfig, retry_delay, settle,
 };
 use thumbnail_queue::{MemoryQueue, OutgoingMessage, Queue, ReceiveOptions};
 use thumbnail_storage::{MemoryStore, ObjectKey, ObjectStore, PutOptions};
@@ -51,7 +52,7 @@ async fn a_bad_record_is_announced_and_dead_lettered_without_losing_the_good_one
         ("ObjectRemoved:Delete", "gone.jpg"),
     ]);
     let disposition = pipeline.handle(&body, 1).await;
-    let Disposition::DeadLetter { reason } = disposition else {
+    let Disposition::DeadLetter { reason, .. } = disposition else {
         panic!("{disposition:?}")
     };
     assert!(
@@ -90,7 +91,7 @@ async fn a_message_received_too_often_is_given_up_on_without_decoding() {
 
     let pipeline = pipeline_with(&[("cat.jpg", photo.clone())]).await;
     let disposition = pipeline.handle(&body, MAX_RECEIVES).await;
-    let Disposition::DeadLetter { reason } = disposition else {
+    let Disposition::DeadLetter { reason, .. } = disposition else {
         panic!("{disposition:?}")
     };
     assert!(reason.contains("received 5 times"), "{reason}");
@@ -126,7 +127,7 @@ async fn an_event_naming_another_bucket_is_refused_and_nothing_read() {
         1,
     );
     let body = r#"{"Records":[{"eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"someone-elses"},"object":{"key":"secret.jpg"}}}]}"#;
-    let Disposition::DeadLetter { reason } = pipeline.handle(body, 1).await else {
+    let Disposition::DeadLetter { reason, .. } = pipeline.handle(body, 1).await else {
         panic!("not dead-lettered")
     };
     assert!(reason.contains("someone-elses"), "{reason}");
@@ -158,7 +159,7 @@ async fn test_events_and_other_events_are_acknowledged() {
 #[tokio::test]
 async fn a_message_that_is_not_an_event_is_dead_lettered() {
     let pipeline = pipeline_with(&[]).await;
-    let Disposition::DeadLetter { reason } = pipeline.handle("hello", 1).await else {
+    let Disposition::DeadLetter { reason, .. } = pipeline.handle("hello", 1).await else {
         panic!()
     };
     assert!(reason.contains("not JSON"), "{reason}");
@@ -171,7 +172,7 @@ async fn a_missing_source_is_dead_lettered() {
         .handle(&event(&[("ObjectCreated:Put", "nope.jpg")]), 1)
         .await;
     assert!(
-        matches!(missing, Disposition::DeadLetter { ref reason } if reason.contains("not found")),
+        matches!(missing, Disposition::DeadLetter { ref reason, .. } if reason.contains("not found")),
         "{missing:?}"
     );
 }
@@ -255,6 +256,7 @@ async fn settling_acks_releases_and_dead_letters_with_the_reason() {
         bury,
         Disposition::DeadLetter {
             reason: "corrupt jpeg data".into(),
+            codes: vec![FailureReason::Corrupt, FailureReason::WontFit],
         },
     )
     .await
@@ -273,9 +275,10 @@ async fn settling_acks_releases_and_dead_letters_with_the_reason() {
     assert_eq!(
         (
             buried[0].body.as_str(),
-            buried[0].attributes[FAILURE_REASON].as_str()
+            buried[0].attributes[FAILURE_REASON].as_str(),
+            buried[0].attributes[FAILURE_CODES].as_str()
         ),
-        ("bury me", "corrupt jpeg data")
+        ("bury me", "corrupt jpeg data", "corrupt,wont_fit")
     );
 
     // Without a dead-letter queue, a dead letter is acknowledged so it cannot poison the queue.
@@ -288,7 +291,10 @@ async fn settling_acks_releases_and_dead_letters_with_the_reason() {
         &queue,
         None,
         last,
-        Disposition::DeadLetter { reason: "x".into() },
+        Disposition::DeadLetter {
+            reason: "x".into(),
+            codes: vec![FailureReason::Corrupt],
+        },
     )
     .await
     .unwrap();

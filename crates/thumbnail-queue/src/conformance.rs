@@ -25,6 +25,7 @@ pub async fn run(queue: &dyn Queue) {
     visibility_timeout_redelivers(queue).await;
     extend_keeps_a_message_hidden(queue).await;
     an_empty_queue_long_polls(queue).await;
+    depth_counts_messages_by_state(queue).await;
 }
 
 /// Receives until `count` deliveries arrived (SQS may spread them over several receives).
@@ -149,5 +150,43 @@ pub async fn an_empty_queue_long_polls(queue: &dyn Queue) {
         started.elapsed() >= Duration::from_millis(900),
         "returned after {:?}",
         started.elapsed()
+    );
+}
+
+/// Depth counts visible, in-flight and delayed messages (last: its delayed message stays).
+pub async fn depth_counts_messages_by_state(queue: &dyn Queue) {
+    use crate::Depth;
+    assert_eq!(queue.depth().await.expect("depth"), Depth::default());
+    for body in ["one", "two"] {
+        queue.send(OutgoingMessage::new(body)).await.expect("send");
+    }
+    let mut later = OutgoingMessage::new("later");
+    later.delay = Duration::from_secs(60);
+    queue.send(later).await.expect("send");
+    let expected = Depth {
+        visible: 2,
+        in_flight: 0,
+        delayed: 1,
+    };
+    assert_eq!(queue.depth().await.expect("depth"), expected);
+    let one = ReceiveOptions {
+        max_messages: 1,
+        ..options(SHORT, Duration::from_secs(30))
+    };
+    let taken = queue.receive(&one).await.expect("receive");
+    assert_eq!(taken.len(), 1);
+    let expected = Depth {
+        visible: 1,
+        in_flight: 1,
+        delayed: 1,
+    };
+    assert_eq!(queue.depth().await.expect("depth"), expected);
+    queue.ack_batch(taken).await.expect("ack");
+    let rest = receive_exactly(queue, 1, Duration::from_secs(30)).await;
+    queue.ack_batch(rest).await.expect("ack");
+    assert_eq!(
+        queue.depth().await.expect("depth").total(),
+        1,
+        "the delayed one"
     );
 }

@@ -152,6 +152,24 @@ impl Delivery {
     }
 }
 
+/// How many messages a queue holds, by state (approximate on SQS, which counts them itself).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Depth {
+    /// Waiting to be received.
+    pub visible: u64,
+    /// Received and not yet settled, or released with a delay: hidden for now.
+    pub in_flight: u64,
+    /// Sent with a delay, not yet visible.
+    pub delayed: u64,
+}
+
+impl Depth {
+    /// Every message, in any state.
+    pub fn total(&self) -> u64 {
+        self.visible + self.in_flight + self.delayed
+    }
+}
+
 /// A queue of jobs.
 #[async_trait]
 pub trait Queue: Send + Sync + Debug {
@@ -184,4 +202,7 @@ pub trait Queue: Send + Sync + Debug {
 
     /// Keeps a delivered message invisible for `visibility` from now.
     async fn extend(&self, delivery: &Delivery, visibility: Duration) -> Result<(), QueueError>;
+
+    /// How many messages the queue holds, by state.
+    async fn depth(&self) -> Result<Depth, QueueError>;
 }

@@ -21,7 +21,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use crate::record::{Record, long_poll, now_ms};
-use crate::{Delivery, OutgoingMessage, Queue, QueueError, ReceiveOptions};
+use crate::{Delivery, Depth, OutgoingMessage, Queue, QueueError, ReceiveOptions};
 
 /// A queue in a folder, durable across crashes and restarts.
 #[derive(Debug, Clone)]
@@ -253,5 +253,24 @@ impl Queue for LocalQueue {
     async fn extend(&self, delivery: &Delivery, visibility: Duration) -> Result<(), QueueError> {
         self.change("extend", delivery, Change::HideFor(visibility))
             .await
+    }
+
+    async fn depth(&self) -> Result<Depth, QueueError> {
+        self.run("depth", |spool| {
+            let now = now_ms();
+            let mut depth = Depth::default();
+            for path in spool.list()? {
+                match spool.read(&path) {
+                    Ok(record) => record.count_in(&mut depth, now),
+                    // Set aside by the next receive; not a message of the queue's any more.
+                    Err(e) if e.kind() == io::ErrorKind::InvalidData => {}
+                    // Acknowledged since the listing.
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(depth)
+        })
+        .await
     }
 }

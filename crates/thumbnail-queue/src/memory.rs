@@ -7,7 +7,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use crate::record::{Record, long_poll, now_ms};
-use crate::{Delivery, OutgoingMessage, Queue, QueueError, ReceiveOptions};
+use crate::{Delivery, Depth, OutgoingMessage, Queue, QueueError, ReceiveOptions};
 
 /// An in-memory queue with the same visibility rules as the others. Lost when dropped.
 #[derive(Debug, Default)]
@@ -111,5 +111,14 @@ impl Queue for MemoryQueue {
         self.update(delivery, false, |records, i| {
             records[i].hide_for(visibility)
         })
+    }
+
+    async fn depth(&self) -> Result<Depth, QueueError> {
+        let now = now_ms();
+        let mut depth = Depth::default();
+        for record in self.lock().iter() {
+            record.count_in(&mut depth, now);
+        }
+        Ok(depth)
     }
 }

@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Delivery, OutgoingMessage};
+use crate::{Delivery, Depth, OutgoingMessage};
 
 /// One message and its visibility. Times are wall-clock milliseconds, so a spool outlives a restart.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -44,6 +44,16 @@ impl Record {
 
     pub fn is_visible(&self, now: u64) -> bool {
         self.visible_at_ms <= now
+    }
+
+    /// Counts this record in `depth` by its state at `now`: hidden after a receive is in flight,
+    /// hidden before any is delayed.
+    pub fn count_in(&self, depth: &mut Depth, now: u64) {
+        match (self.is_visible(now), self.receive_count) {
+            (true, _) => depth.visible += 1,
+            (false, 0) => depth.delayed += 1,
+            (false, _) => depth.in_flight += 1,
+        }
     }
 
     /// Marks the record received now, hidden for `visibility`, and returns the delivery.

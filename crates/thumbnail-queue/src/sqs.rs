@@ -10,7 +10,7 @@ use aws_sdk_sqs::types::{
 };
 use thumbnail_aws_errors::{Class, Failure, classify};
 
-use crate::{Delivery, OutgoingMessage, Queue, QueueError, ReceiveOptions};
+use crate::{Delivery, Depth, OutgoingMessage, Queue, QueueError, ReceiveOptions};
 
 /// An SQS queue. Long polling, batches of up to 10 and batch deletes; visibility and receive counts
 /// are SQS's own, and dead-lettering is left to the queue's redrive policy.
@@ -253,5 +253,31 @@ impl Queue for SqsQueue {
             .await
             .map_err(|e| error("change_message_visibility", &self.url, classify(&e)))?;
         Ok(())
+    }
+
+    async fn depth(&self) -> Result<Depth, QueueError> {
+        use QueueAttributeName as A;
+        let output = self
+            .client
+            .get_queue_attributes()
+            .queue_url(&self.url)
+            .attribute_names(A::ApproximateNumberOfMessages)
+            .attribute_names(A::ApproximateNumberOfMessagesNotVisible)
+            .attribute_names(A::ApproximateNumberOfMessagesDelayed)
+            .send()
+            .await
+            .map_err(|e| error("get_queue_attributes", &self.url, classify(&e)))?;
+        let count = |name: A| {
+            output
+                .attributes()
+                .and_then(|a| a.get(&name))
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0)
+        };
+        Ok(Depth {
+            visible: count(A::ApproximateNumberOfMessages),
+            in_flight: count(A::ApproximateNumberOfMessagesNotVisible),
+            delayed: count(A::ApproximateNumberOfMessagesDelayed),
+        })
     }
 }

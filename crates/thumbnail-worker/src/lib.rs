@@ -5,6 +5,8 @@
 //!   settle each message; survive outages; stop cleanly on SIGTERM.
 //! - [`upload`]: put files into the source bucket.
 //! - `setup` (feature `aws`): create the AWS resources the settings name.
+//! - [`status`]: the depth of the queue and the dead-letter queue.
+//! - [`dead_letters`]: list dead letters with their reasons; move them back to the queue.
 //! - [`convert`]: thumbnails of local files, vipsthumbnail-style, with no queue or bucket.
 //!
 //! Every part is built by [`thumbnail_parts::Parts`] from [`thumbnail_config::Settings`].
@@ -22,8 +24,10 @@
 //! ```
 
 pub mod convert;
+pub mod dead_letters;
 mod http;
 pub mod run;
 #[cfg(feature = "aws")]
 pub mod setup;
+pub mod status;
 pub mod upload;

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use thumbnail_config::Settings;
 use thumbnail_parts::logs::{self, LogFormat};
-use thumbnail_worker::{convert, run, upload};
+use thumbnail_worker::{convert, dead_letters, run, status, upload};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -69,8 +69,34 @@ enum Command {
         #[arg(long)]
         filter_suffix: Option<String>,
     },
+    /// Show how many messages wait, are in flight or are delayed, in the queue and the dead-letter queue.
+    #[command(after_help = thumbnail_config::help())]
+    Status {
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// List dead letters with their reasons, or move them back to the queue.
+    #[command(after_help = thumbnail_config::help())]
+    DeadLetters {
+        #[command(flatten)]
+        config: ConfigArgs,
+        #[command(subcommand)]
+        action: DeadLetterAction,
+    },
     /// Make thumbnails of local files (vipsthumbnail-style).
     Convert(convert::ConvertArgs),
+}
+
+#[derive(Subcommand, Debug)]
+enum DeadLetterAction {
+    /// Print each dead letter: id, failure codes, keys, reason (tab-separated).
+    List,
+    /// Move dead letters back to the queue, to be made again.
+    Redrive {
+        /// Only those that failed for this reason code (e.g. `wont_fit`, `corrupt`).
+        #[arg(long)]
+        reason: Option<String>,
+    },
 }
 
 /// Configuration: a TOML file, then THUMBNAIL_* variables, then these flags.
@@ -131,6 +157,19 @@ fn main() -> ExitCode {
                 Box::new(move |settings| {
                     let options = upload::UploadOptions { prefix, owner };
                     block_on(upload::upload(settings, &files, &options)).map(drop)
+                }),
+            ),
+            Command::Status { config } => (
+                config,
+                Box::new(|settings| block_on(status::status(settings))),
+            ),
+            Command::DeadLetters { config, action } => (
+                config,
+                Box::new(move |settings| match action {
+                    DeadLetterAction::List => block_on(dead_letters::list(settings)),
+                    DeadLetterAction::Redrive { reason } => {
+                        block_on(dead_letters::redrive(settings, reason.as_deref())).map(drop)
+                    }
                 }),
             ),
             #[cfg(feature = "aws")]

@@ -328,6 +328,44 @@ async fn each_owner_receives_only_their_own_notifications() {
     terminate(running).await;
 }
 
+/// Dead letters on SQS: listed with their reason, moved back once the cause is fixed, and made.
+#[tokio::test(flavor = "multi_thread")]
+async fn dead_letters_are_listed_and_redriven_on_aws() {
+    let Some(config) = thumbnail_test_aws::config().await else {
+        return;
+    };
+    let n = common::unique();
+    let env = set_up(&[
+        ("THUMBNAIL_SOURCE_BUCKET", format!("redrive-up-{n}")),
+        ("THUMBNAIL_DEST_BUCKET", format!("redrive-th-{n}")),
+        ("THUMBNAIL_QUEUE", format!("redrive-jobs-{n}")),
+    ]);
+    let s3 = s3_client(&config);
+    let big = jpeg(&quadrants(2000, 1500), &JpegOptions::default());
+    put(&s3, &env["THUMBNAIL_SOURCE_BUCKET"], "big.jpg", big).await;
+    let output = |args: &[&str]| {
+        let output = worker(&env, args).output().unwrap();
+        assert!(
+            output.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        (
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    output(&["run", "--exit-when-idle", "--set", "memory_budget=1"]);
+    let (status, _) = output(&["status"]);
+    assert!(status.contains(": 1 visible, 0 in flight"), "{status}");
+    let (listed, _) = output(&["dead-letters", "list"]);
+    assert!(listed.contains("\twont_fit\tbig.jpg\t"), "{listed}");
+    let (_, moved) = output(&["dead-letters", "redrive", "--reason", "wont_fit"]);
+    assert!(moved.contains("1 dead letters moved"), "{moved}");
+    output(&["run", "--exit-when-idle"]);
+    assert!(exists(&s3, &env["THUMBNAIL_DEST_BUCKET"], "big/profile.jpg").await);
+}
+
 /// S3 replaces a bucket's notifications as a whole: `setup` must add its own to those another
 /// application configured, not replace them, and running it again must not add a second.
 #[tokio::test(flavor = "multi_thread")]

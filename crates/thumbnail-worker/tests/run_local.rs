@@ -346,3 +346,47 @@ fn owners_from_keys_and_uploads_reach_the_log_and_the_notifications_file() {
     let log = String::from_utf8_lossy(&output.stderr);
     assert!(log.contains(r#""owner":"alice""#), "{log}");
 }
+
+/// An operator's day two: an image that failed for a reason since fixed (here a memory budget
+/// too small) is found in the dead letters with its reason, moved back, and made.
+#[test]
+fn dead_letters_are_listed_with_their_reason_and_redriven_once_fixed() {
+    let dir = Scratch::new("redrive");
+    let big = dir.file("big.jpg", &photo(2000, 1500));
+    succeeded(&dir.run(&["upload", big.to_str().unwrap()]));
+    succeeded(&dir.run(&["run", "--exit-when-idle", "--set", "memory_budget=1"]));
+    assert!(!dir.thumbnail("big/profile.jpg").exists());
+
+    let status = dir.run(&["status"]);
+    succeeded(&status);
+    let status = String::from_utf8_lossy(&status.stdout);
+    assert!(
+        status.contains("thumbnail-jobs: 0 visible, 0 in flight, 0 delayed"),
+        "{status}"
+    );
+    assert!(
+        status.contains("thumbnail-dead-letters: 1 visible, 0 in flight, 0 delayed"),
+        "{status}"
+    );
+
+    let listed = dir.run(&["dead-letters", "list"]);
+    succeeded(&listed);
+    let line = String::from_utf8_lossy(&listed.stdout).into_owned();
+    let fields: Vec<&str> = line.trim_end().split('\t').collect();
+    assert_eq!(fields[1..3], ["wont_fit", "big.jpg"], "{line}");
+    assert!(fields[3].contains("needs about"), "{line}");
+
+    // Another reason moves nothing; this one moves it back, and the next run makes it.
+    let other = dir.run(&["dead-letters", "redrive", "--reason", "corrupt"]);
+    assert!(String::from_utf8_lossy(&other.stderr).contains("0 dead letters moved"));
+    let moved = dir.run(&["dead-letters", "redrive", "--reason", "wont_fit"]);
+    assert!(String::from_utf8_lossy(&moved.stderr).contains("1 dead letters moved"));
+    succeeded(&dir.run(&["run", "--exit-when-idle"]));
+    assert_eq!(size_of(&dir.thumbnail("big/profile.jpg")), (128, 128));
+    let status = dir.run(&["status"]);
+    let status = String::from_utf8_lossy(&status.stdout);
+    assert!(
+        status.contains("thumbnail-dead-letters: 0 visible"),
+        "{status}"
+    );
+}
