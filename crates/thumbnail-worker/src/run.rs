@@ -13,8 +13,8 @@ use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
-/// Runs until SIGTERM/SIGINT (or, with `exit_when_idle`, until nothing is pending), finishing and
-/// settling every message in flight before returning.
+/// Runs until SIGTERM/SIGINT (or, with `exit_when_idle`, until the queue is empty: nothing
+/// visible, in flight or delayed), finishing and settling every message in flight before returning.
 pub async fn run(settings: Settings, exit_when_idle: bool) -> Result<()> {
     let parts = Parts::connect(settings).await?;
     let pipeline = Arc::new(parts.pipeline().await?);
@@ -101,8 +101,23 @@ pub async fn run(settings: Settings, exit_when_idle: bool) -> Result<()> {
             reap(Some(done));
         }
         if deliveries.is_empty() && announced == 0 && tasks.is_empty() && exit_when_idle {
-            tracing::info!("nothing pending: exiting");
-            break;
+            // Nothing visible is not nothing left: messages a killed worker (or another one)
+            // holds, or released with a delay, come back later. Idle is an empty queue.
+            match queue.depth().await {
+                Ok(depth) if depth.total() == 0 => {
+                    tracing::info!("nothing pending: exiting");
+                    break;
+                }
+                Ok(depth) => tracing::info!(
+                    in_flight = depth.in_flight,
+                    delayed = depth.delayed,
+                    "waiting for messages held elsewhere or delayed"
+                ),
+                Err(e) => {
+                    outage.wait(&e.to_string(), &mut stop).await;
+                    continue;
+                }
+            }
         }
         for delivery in deliveries {
             if let Some(sent_at) = delivery.sent_at {
