@@ -125,15 +125,6 @@ impl Parts {
         &self.settings
     }
 
-    /// The AWS configuration, on the AWS backend.
-    #[cfg(feature = "aws")]
-    pub fn aws(&self) -> Option<&aws::Aws> {
-        match &self.backend {
-            Connection::Aws(aws) => Some(aws),
-            Connection::Local => None,
-        }
-    }
-
     /// The bucket `name`.
     pub fn bucket(&self, name: &str) -> Result<DynStore, PartsError> {
         Ok(match &self.backend {
