@@ -93,7 +93,7 @@ enum Connection {
 
 impl Parts {
     /// Connects to the backend of `settings`, for a long-running process: on AWS, a response must
-    /// begin within 30 s ([`aws::Aws::load`]).
+    /// begin within 30 s (`aws::Aws::load`, feature `aws`).
     pub async fn connect(settings: Settings) -> Result<Self, PartsError> {
         Self::connect_with(settings, false).await
     }
