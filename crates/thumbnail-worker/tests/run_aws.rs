@@ -19,21 +19,23 @@ fn worker(env: &BTreeMap<String, String>, args: &[&str]) -> Command {
     command
 }
 
-/// Runs `setup` twice (the second must change nothing and succeed) and returns the settings to
-/// run with: `base` plus what setup printed.
-fn set_up(base: &[(&str, String)]) -> BTreeMap<String, String> {
-    let mut env: BTreeMap<String, String> = base
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), v.clone()))
-        .chain([
-            ("THUMBNAIL_BACKEND".to_owned(), "aws".to_owned()),
-            ("THUMBNAIL_S3_PATH_STYLE".to_owned(), "true".to_owned()),
-            (
-                "THUMBNAIL_PRESETS".to_owned(),
-                "profile,wide=300x".to_owned(),
-            ),
-        ])
-        .collect();
+/// Runs `setup` twice (the second must change nothing and succeed) for a test's own buckets, queue
+/// and topic (`{name}-up-{n}`, `{name}-th-{n}`, `{name}-jobs-{n}`, `{name}-topic-{n}`), with
+/// `extra` settings on top, and returns the settings to run with, what setup printed included.
+fn set_up(name: &str, n: &str, extra: &[(&str, String)]) -> BTreeMap<String, String> {
+    let mut env: BTreeMap<String, String> = [
+        ("THUMBNAIL_BACKEND", "aws".to_owned()),
+        ("THUMBNAIL_S3_PATH_STYLE", "true".to_owned()),
+        ("THUMBNAIL_PRESETS", "profile,wide=300x".to_owned()),
+        ("THUMBNAIL_SOURCE_BUCKET", format!("{name}-up-{n}")),
+        ("THUMBNAIL_DEST_BUCKET", format!("{name}-th-{n}")),
+        ("THUMBNAIL_QUEUE", format!("{name}-jobs-{n}")),
+        ("THUMBNAIL_TOPIC", format!("{name}-topic-{n}")),
+    ]
+    .iter()
+    .chain(extra)
+    .map(|(k, v)| ((*k).to_owned(), v.clone()))
+    .collect();
     common::set_up(&mut env);
     env
 }
@@ -89,15 +91,16 @@ async fn setup_then_run_on_aws() {
     let n = common::unique();
     let port = free_port();
     // One bucket for uploads and thumbnails: every thumbnail written raises an event too.
-    let env = set_up(&[
-        ("THUMBNAIL_SOURCE_BUCKET", format!("media-{n}")),
-        ("THUMBNAIL_DEST_BUCKET", format!("media-{n}")),
-        ("THUMBNAIL_DEST_PREFIX", "thumbs".to_owned()),
-        ("THUMBNAIL_QUEUE", format!("jobs-{n}")),
-        ("THUMBNAIL_TOPIC", format!("thumbnails-{n}")),
-        ("THUMBNAIL_VISIBILITY", "10".to_owned()),
-        ("THUMBNAIL_METRICS_ADDR", format!("127.0.0.1:{port}")),
-    ]);
+    let env = set_up(
+        "media",
+        &n,
+        &[
+            ("THUMBNAIL_DEST_BUCKET", format!("media-up-{n}")),
+            ("THUMBNAIL_DEST_PREFIX", "thumbs".to_owned()),
+            ("THUMBNAIL_VISIBILITY", "10".to_owned()),
+            ("THUMBNAIL_METRICS_ADDR", format!("127.0.0.1:{port}")),
+        ],
+    );
     let topic_arn = env["THUMBNAIL_TOPIC"].clone();
     assert!(topic_arn.starts_with("arn:aws:sns:"), "{env:?}");
 
@@ -254,12 +257,7 @@ async fn each_owner_receives_only_their_own_notifications() {
         return;
     };
     let n = common::unique();
-    let env = set_up(&[
-        ("THUMBNAIL_SOURCE_BUCKET", format!("owned-up-{n}")),
-        ("THUMBNAIL_DEST_BUCKET", format!("owned-th-{n}")),
-        ("THUMBNAIL_QUEUE", format!("owned-jobs-{n}")),
-        ("THUMBNAIL_TOPIC", format!("owned-topic-{n}")),
-    ]);
+    let env = set_up("owned", &n, &[]);
     let topic = &env["THUMBNAIL_TOPIC"];
     let alice = thumbnail_test_aws::filtered_queue(
         &config,
@@ -335,11 +333,7 @@ async fn dead_letters_are_listed_and_redriven_on_aws() {
         return;
     };
     let n = common::unique();
-    let env = set_up(&[
-        ("THUMBNAIL_SOURCE_BUCKET", format!("redrive-up-{n}")),
-        ("THUMBNAIL_DEST_BUCKET", format!("redrive-th-{n}")),
-        ("THUMBNAIL_QUEUE", format!("redrive-jobs-{n}")),
-    ]);
+    let env = set_up("redrive", &n, &[]);
     let s3 = s3_client(&config);
     let big = jpeg(&quadrants(2000, 1500), &JpegOptions::default());
     put(&s3, &env["THUMBNAIL_SOURCE_BUCKET"], "big.jpg", big).await;
@@ -398,11 +392,7 @@ async fn setup_keeps_the_bucket_notifications_it_did_not_write() {
         .await
         .unwrap();
 
-    set_up(&[
-        ("THUMBNAIL_SOURCE_BUCKET", bucket.clone()),
-        ("THUMBNAIL_DEST_BUCKET", format!("shared-thumbs-{n}")),
-        ("THUMBNAIL_QUEUE", format!("shared-jobs-{n}")),
-    ]);
+    set_up("shared", &n, &[("THUMBNAIL_SOURCE_BUCKET", bucket.clone())]);
     let after = s3
         .get_bucket_notification_configuration()
         .bucket(&bucket)
@@ -426,13 +416,14 @@ async fn a_killed_worker_loses_nothing_on_aws() {
         return;
     };
     let n = common::unique();
-    let env = set_up(&[
-        ("THUMBNAIL_SOURCE_BUCKET", format!("kill-uploads-{n}")),
-        ("THUMBNAIL_DEST_BUCKET", format!("kill-thumbs-{n}")),
-        ("THUMBNAIL_QUEUE", format!("kill-jobs-{n}")),
-        ("THUMBNAIL_VISIBILITY", "3".to_owned()),
-        ("THUMBNAIL_CONCURRENCY", "2".to_owned()),
-    ]);
+    let env = set_up(
+        "kill",
+        &n,
+        &[
+            ("THUMBNAIL_VISIBILITY", "3".to_owned()),
+            ("THUMBNAIL_CONCURRENCY", "2".to_owned()),
+        ],
+    );
     let s3 = s3_client(&config);
     const COUNT: u32 = 12;
     for i in 0..COUNT {
@@ -513,12 +504,7 @@ async fn no_credential_or_signature_reaches_the_logs() {
             "fakeSESSIONtokenFORthe/logTEST+9876543210",
         ),
     ];
-    let mut env = set_up(&[
-        ("THUMBNAIL_SOURCE_BUCKET", format!("secret-uploads-{n}")),
-        ("THUMBNAIL_DEST_BUCKET", format!("secret-thumbs-{n}")),
-        ("THUMBNAIL_QUEUE", format!("secret-jobs-{n}")),
-        ("THUMBNAIL_TOPIC", format!("secret-topic-{n}")),
-    ]);
+    let mut env = set_up("secret", &n, &[]);
     env.extend(secrets.map(|(k, v)| (k.to_owned(), v.to_owned())));
     // Everything the SDK and the HTTP stack say, too.
     env.insert("RUST_LOG".into(), "debug".into());
