@@ -1,6 +1,8 @@
 //! Admission control: an image that cannot fit in the memory budget is refused from its header,
 //! before it is downloaded.
 
+use std::collections::BTreeMap;
+
 use thumbnail_core::Engine;
 use thumbnail_notify::Notifier;
 use thumbnail_storage::{ObjectKey, ObjectStore};
@@ -10,20 +12,17 @@ use crate::{Pipeline, ProcessError};
 impl<S: ObjectStore, D: ObjectStore, N: Notifier> Pipeline<S, D, N> {
     /// Refuses an image that cannot fit in `budget`, from its size and, when its first bytes hold
     /// the header, its dimensions: one ranged GET instead of a download.
-    /// The answer carries the object's metadata: `owner` is set from it.
+    /// The answer carries the object's user metadata: it is kept in `metadata`.
     pub(crate) async fn admit(
         &self,
         key: &ObjectKey,
         budget: u64,
-        owner: &mut Option<String>,
+        metadata: &mut Option<BTreeMap<String, String>>,
     ) -> Result<(), ProcessError> {
         // Enough for the header behind large EXIF and ICC blocks.
         const HEADER_BYTES: u64 = 256 << 10;
-        let head = self.source.get_prefix(key, HEADER_BYTES).await?;
-        *owner = self
-            .config
-            .owners
-            .owner(key.as_str(), Some(&head.info.metadata));
+        let mut head = self.source.get_prefix(key, HEADER_BYTES).await?;
+        *metadata = Some(std::mem::take(&mut head.info.metadata));
         let wont_fit = |needed| ProcessError::WontFit {
             key: key.to_string(),
             needed,

@@ -77,6 +77,8 @@ pub use metrics::Metrics;
 pub use notice::{FailedObject, FailureNotice};
 pub use owner::{MAX_OWNER_BYTES, OWNER_METADATA, OwnerRules, check_owner};
 
+use std::collections::BTreeMap;
+
 use thumbnail_core::ThumbnailSpec;
 use thumbnail_events::CreatedObject;
 use thumbnail_notify::Notifier;
@@ -181,19 +183,28 @@ impl<S: ObjectStore, D: ObjectStore, N: Notifier> Pipeline<S, D, N> {
         self.process_owned(object).await.0
     }
 
-    /// [`Pipeline::process`], and the upload's owner as far as it was learned: from the key, then
-    /// from the object's metadata once read (a failure is announced to the owner too).
+    /// [`Pipeline::process`], and, when it failed, the upload's owner, to announce the failure
+    /// to: from the object's metadata if it was read before the failure, else from the key. (A
+    /// success's owner is in its manifest.) Either way the owner is resolved once.
     pub(crate) async fn process_owned(
         &self,
         object: &CreatedObject,
     ) -> (Result<Outcome, ProcessError>, Option<String>) {
         let started = std::time::Instant::now();
-        let mut owner = self.config.owners.owner(object.key.as_str(), None);
-        let done = self.process_once(object, &mut owner).await;
-        match &done {
-            Ok(outcome) => self.metrics.outcome(outcome, started.elapsed()),
-            Err(e) => self.metrics.failure(e.reason()),
-        }
+        let mut metadata = None;
+        let done = self.process_once(object, &mut metadata).await;
+        let owner = match &done {
+            Ok(outcome) => {
+                self.metrics.outcome(outcome, started.elapsed());
+                None
+            }
+            Err(e) => {
+                self.metrics.failure(e.reason());
+                self.config
+                    .owners
+                    .owner(object.key.as_str(), metadata.as_ref())
+            }
+        };
         (done, owner)
     }
 
@@ -202,10 +213,11 @@ impl<S: ObjectStore, D: ObjectStore, N: Notifier> Pipeline<S, D, N> {
         self.config.specs.iter().map(|s| s.name.clone()).collect()
     }
 
+    /// Processes `object`, keeping in `metadata` the object's user metadata once it is read.
     async fn process_once(
         &self,
         object: &CreatedObject,
-        owner: &mut Option<String>,
+        metadata: &mut Option<BTreeMap<String, String>>,
     ) -> Result<Outcome, ProcessError> {
         if let Some(expected) = &self.config.source_bucket
             && object.bucket != *expected
@@ -230,19 +242,16 @@ impl<S: ObjectStore, D: ObjectStore, N: Notifier> Pipeline<S, D, N> {
             return Ok(Outcome::AlreadyDone);
         }
         if let Some(budget) = self.config.memory_budget {
-            self.admit(&object.key, budget, owner).await?;
+            self.admit(&object.key, budget, metadata).await?;
         }
-        let source = self
+        let mut source = self
             .source
             .get(&object.key, self.config.limits.max_bytes)
             .await?;
-        *owner = self
-            .config
-            .owners
-            .owner(object.key.as_str(), Some(&source.info.metadata));
         if source.info.metadata.contains_key(PRESET) {
             return Ok(Outcome::Ours);
         }
+        let metadata = &*metadata.insert(std::mem::take(&mut source.info.metadata));
         self.metrics.downloaded(source.info.size);
         let etag = source.info.etag.clone();
         if object.etag.as_deref() != Some(etag.as_str())
@@ -293,7 +302,10 @@ impl<S: ObjectStore, D: ObjectStore, N: Notifier> Pipeline<S, D, N> {
                 etag: etag.clone(),
                 size: source.info.size,
             },
-            owner: owner.clone(),
+            owner: self
+                .config
+                .owners
+                .owner(object.key.as_str(), Some(metadata)),
             fingerprint: self.fingerprint.clone(),
             url_expiry_seconds: self.config.url_expiry.as_secs(),
             thumbnails: entries,

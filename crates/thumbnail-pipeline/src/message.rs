@@ -83,12 +83,12 @@ impl<S: ObjectStore, D: ObjectStore, N: Notifier> Pipeline<S, D, N> {
                 )
             });
         let mut retry = false;
-        let mut reasons = Vec::new();
-        let mut codes = Vec::new();
+        let mut failures = Vec::new();
         for record in &message.records {
             let notice = match record {
                 Record::Created(object) if given_up.is_some() => {
                     let why = given_up.as_deref().unwrap_or_default();
+                    self.metrics.failure(FailureReason::TooManyReceives);
                     FailureNotice {
                         source: Some(failed(object)),
                         owner: self.config.owners.owner(object.key.as_str(), None),
@@ -126,26 +126,27 @@ impl<S: ObjectStore, D: ObjectStore, N: Notifier> Pipeline<S, D, N> {
                     index,
                     reason,
                     named,
-                } => FailureNotice {
-                    source: named.as_ref().map(|named| FailedObject {
-                        bucket: named.bucket.clone(),
-                        key: named.key.clone(),
-                        etag: None,
-                    }),
-                    owner: named
-                        .as_ref()
-                        .and_then(|named| self.config.owners.owner(&named.key, None)),
-                    reason: if named.is_some() {
+                } => {
+                    let code = if named.is_some() {
                         FailureReason::InvalidKey
                     } else {
                         FailureReason::InvalidEvent
-                    },
-                    error: format!("record {index}: {reason}"),
-                },
+                    };
+                    self.metrics.failure(code);
+                    FailureNotice {
+                        source: named.as_ref().map(|named| FailedObject {
+                            bucket: named.bucket.clone(),
+                            key: named.key.clone(),
+                            etag: None,
+                        }),
+                        owner: named
+                            .as_ref()
+                            .and_then(|named| self.config.owners.owner(&named.key, None)),
+                        reason: code,
+                        error: format!("record {index}: {reason}"),
+                    }
+                }
             };
-            if !matches!(record, Record::Created(_)) || given_up.is_some() {
-                self.metrics.failure(notice.reason);
-            }
             tracing::warn!(reason = %notice.error, "permanent failure");
             let notification = notice.notification(&self.preset_names());
             if let Err(e) = self.notifier.publish(&notification).await {
@@ -153,19 +154,19 @@ impl<S: ObjectStore, D: ObjectStore, N: Notifier> Pipeline<S, D, N> {
                 tracing::warn!(error = %e, "could not announce a failure");
                 retry |= e.is_retryable();
             }
-            reasons.push(notice.error);
-            codes.push(notice.reason);
+            failures.push(notice);
         }
         if retry {
             Disposition::Retry {
                 delay: retry_delay(receive_count),
             }
-        } else if reasons.is_empty() {
+        } else if failures.is_empty() {
             Disposition::Ack
         } else {
+            let errors: Vec<&str> = failures.iter().map(|f| f.error.as_str()).collect();
             Disposition::DeadLetter {
-                reason: reasons.join("; "),
-                codes,
+                reason: errors.join("; "),
+                codes: failures.iter().map(|f| f.reason).collect(),
             }
         }
     }
