@@ -327,3 +327,18 @@ pub fn sigterm(
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
+
+/// Fails the test, showing the process's standard error, unless it exited successfully.
+pub fn succeeded(output: &std::process::Output) {
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// The width and height of the image file at `path`, decoded by the `image` crate.
+pub fn size_of(path: &std::path::Path) -> (u32, u32) {
+    let image = image::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    (image.width(), image.height())
+}

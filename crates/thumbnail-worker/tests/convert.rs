@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use image::{DynamicImage, ImageFormat};
-use thumbnail_tests::{JpegOptions, encode, jpeg, quadrants};
+use thumbnail_tests::{JpegOptions, encode, jpeg, quadrants, size_of, succeeded};
 
 /// A fresh folder under the target directory, removed when dropped.
 struct Scratch(PathBuf);
@@ -57,19 +57,6 @@ fn convert(args: &[&str], out: &Path, inputs: &[&Path]) -> Output {
         .args(inputs)
         .output()
         .unwrap()
-}
-
-fn succeeded(output: &Output) {
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
-fn size_of(path: &Path) -> (u32, u32) {
-    let image = image::open(path).unwrap();
-    (image.width(), image.height())
 }
 
 fn photo(width: u32, height: u32) -> Vec<u8> {

@@ -1,12 +1,12 @@
 //! `thumbnail-worker upload` and `run` on the embedded local backends, as a user runs them: the real
 //! binary, real files, real signals.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use thumbnail_storage::conformance::fetch;
-use thumbnail_tests::{JpegOptions, free_port, jpeg, quadrants, sigterm};
+use thumbnail_tests::{JpegOptions, free_port, jpeg, quadrants, sigterm, size_of, succeeded};
 
 struct Scratch(PathBuf);
 
@@ -63,19 +63,6 @@ impl Drop for Scratch {
 
 fn photo(width: u32, height: u32) -> Vec<u8> {
     jpeg(&quadrants(width, height), &JpegOptions::default())
-}
-
-fn size_of(path: &Path) -> (u32, u32) {
-    let image = image::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    (image.width(), image.height())
-}
-
-fn succeeded(output: &Output) {
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
 }
 
 #[test]
