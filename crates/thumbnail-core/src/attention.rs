@@ -122,16 +122,14 @@ fn saturation([r, g, b]: [f32; 3], luma: f32) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::PixelLayout;
+    use crate::raster::rgba;
 
+    /// An opaque raster of `f`'s colours.
     fn raster(w: u32, h: u32, f: impl Fn(u32, u32) -> [u8; 3]) -> Raster {
-        let mut pixels = Vec::new();
-        for y in 0..h {
-            for x in 0..w {
-                pixels.extend(f(x, y));
-            }
-        }
-        Raster::new(w, h, PixelLayout::Rgb8, pixels).unwrap()
+        rgba(w, h, |x, y| {
+            let [r, g, b] = f(x, y);
+            [r, g, b, 255]
+        })
     }
 
     #[test]

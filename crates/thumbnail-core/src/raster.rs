@@ -30,6 +30,18 @@ pub struct Raster {
     pixels: Vec<u8>,
 }
 
+/// An RGBA raster whose pixel at (x, y) is `pixel(x, y)`: for the engine's unit tests.
+#[cfg(test)]
+pub(crate) fn rgba(width: u32, height: u32, pixel: impl Fn(u32, u32) -> [u8; 4]) -> Raster {
+    let mut pixels = Vec::new();
+    for y in 0..height {
+        for x in 0..width {
+            pixels.extend(pixel(x, y));
+        }
+    }
+    Raster::new(width, height, PixelLayout::Rgba8, pixels).expect("sized to match")
+}
+
 impl Raster {
     /// Wraps `pixels`, checking that their length matches the dimensions.
     pub fn new(

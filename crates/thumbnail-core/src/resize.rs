@@ -165,16 +165,7 @@ fn entropy(src: &Raster, x0: usize, y0: usize, ww: usize, wh: usize) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn rgba(width: u32, height: u32, pixel: impl Fn(u32, u32) -> [u8; 4]) -> Raster {
-        let mut pixels = Vec::new();
-        for y in 0..height {
-            for x in 0..width {
-                pixels.extend(pixel(x, y));
-            }
-        }
-        Raster::new(width, height, PixelLayout::Rgba8, pixels).unwrap()
-    }
+    use crate::raster::rgba;
 
     #[test]
     fn transparent_neighbours_leave_no_dark_fringe() {
