@@ -362,6 +362,14 @@ mod tests {
         path
     }
 
+    /// The error of loading a settings file `name` holding `text`.
+    fn file_error(name: &str, text: &str) -> String {
+        let path = file(name, text);
+        Settings::load(Some(&path), env(&[]), &[])
+            .unwrap_err()
+            .to_string()
+    }
+
     #[test]
     fn file_then_environment_then_flags() {
         let path = file(
@@ -417,15 +425,9 @@ mod tests {
             from_tables.pipeline_config().cache_control,
             "public, max-age=600"
         );
-        let path = file("bad-table.toml", "[presets.poster]\nformat = \"webp\"\n");
-        let error = Settings::load(Some(&path), env(&[]), &[])
-            .unwrap_err()
-            .to_string();
+        let error = file_error("bad-table.toml", "[presets.poster]\nformat = \"webp\"\n");
         assert!(error.contains("poster needs a size"), "{error}");
-        let path = file("bad-option.toml", "[presets.profile]\nquality = 0\n");
-        let error = Settings::load(Some(&path), env(&[]), &[])
-            .unwrap_err()
-            .to_string();
+        let error = file_error("bad-option.toml", "[presets.profile]\nquality = 0\n");
         assert!(error.contains("preset profile: quality"), "{error}");
     }
 
@@ -472,10 +474,7 @@ mod tests {
             } else {
                 format!("{value:?}")
             };
-            let path = file(&format!("{key}.toml"), &format!("{key} = {toml_value}\n"));
-            let from_file = Settings::load(Some(&path), env(&[]), &[])
-                .unwrap_err()
-                .to_string();
+            let from_file = file_error(&format!("{key}.toml"), &format!("{key} = {toml_value}\n"));
             assert!(
                 from_file.contains(&format!("{key}.toml: {key} = ")),
                 "{from_file}"
@@ -494,10 +493,7 @@ mod tests {
             "{error}"
         );
         assert!(Settings::load(None, env(&[]), &["colour=blue".into()]).is_err());
-        let path = file("unknown.toml", "colour = \"blue\"\n");
-        let error = Settings::load(Some(&path), env(&[]), &[])
-            .unwrap_err()
-            .to_string();
+        let error = file_error("unknown.toml", "colour = \"blue\"\n");
         assert!(error.contains("unknown setting \"colour\""), "{error}");
     }
 
