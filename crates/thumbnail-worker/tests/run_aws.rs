@@ -19,23 +19,13 @@ fn worker(env: &BTreeMap<String, String>, args: &[&str]) -> Command {
     command
 }
 
-/// Runs `setup` twice (the second must change nothing and succeed) for a test's own buckets, queue
-/// and topic (`{name}-up-{n}`, `{name}-th-{n}`, `{name}-jobs-{n}`, `{name}-topic-{n}`), with
-/// `extra` settings on top, and returns the settings to run with, what setup printed included.
+/// Runs `setup` twice (the second must change nothing and succeed) for a test's own resources
+/// ([`common::aws_settings`]), with `extra` settings on top, and returns the settings to run
+/// with, what setup printed included.
 fn set_up(name: &str, n: &str, extra: &[(&str, String)]) -> BTreeMap<String, String> {
-    let mut env: BTreeMap<String, String> = [
-        ("THUMBNAIL_BACKEND", "aws".to_owned()),
-        ("THUMBNAIL_S3_PATH_STYLE", "true".to_owned()),
-        ("THUMBNAIL_PRESETS", "profile,wide=300x".to_owned()),
-        ("THUMBNAIL_SOURCE_BUCKET", format!("{name}-up-{n}")),
-        ("THUMBNAIL_DEST_BUCKET", format!("{name}-th-{n}")),
-        ("THUMBNAIL_QUEUE", format!("{name}-jobs-{n}")),
-        ("THUMBNAIL_TOPIC", format!("{name}-topic-{n}")),
-    ]
-    .iter()
-    .chain(extra)
-    .map(|(k, v)| ((*k).to_owned(), v.clone()))
-    .collect();
+    let mut env = common::aws_settings(name, n);
+    env.insert("THUMBNAIL_PRESETS".into(), "profile,wide=300x".into());
+    env.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
     common::set_up(&mut env);
     env
 }

@@ -13,6 +13,22 @@ pub fn unique() -> String {
     format!("{:x}", nanos % (1 << 48))
 }
 
+/// The AWS settings of a test's own resources: the backend, path-style addressing, and buckets,
+/// queue and topic named `{name}-up-{n}`, `{name}-th-{n}`, `{name}-jobs-{n}`, `{name}-topic-{n}`.
+pub fn aws_settings(name: &str, n: &str) -> BTreeMap<String, String> {
+    [
+        ("BACKEND", "aws".to_owned()),
+        ("S3_PATH_STYLE", "true".to_owned()),
+        ("SOURCE_BUCKET", format!("{name}-up-{n}")),
+        ("DEST_BUCKET", format!("{name}-th-{n}")),
+        ("QUEUE", format!("{name}-jobs-{n}")),
+        ("TOPIC", format!("{name}-topic-{n}")),
+    ]
+    .into_iter()
+    .map(|(key, value)| (format!("THUMBNAIL_{key}"), value))
+    .collect()
+}
+
 /// Runs `setup` (twice: the second must change nothing and succeed) and adds what it printed (the
 /// queue URLs, the topic ARN, as `export NAME='value'` lines) to `env`.
 pub fn set_up(env: &mut BTreeMap<String, String>) {

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_s3::primitives::ByteStream;
 
-use crate::common::{set_up, unique};
+use crate::common::{aws_settings, set_up, unique};
 
 /// Which backend a rig drives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,15 +64,8 @@ impl Rig {
             }
             Backend::Aws => {
                 let config = runtime.block_on(thumbnail_test_aws::config())?;
-                for (key, value) in [
-                    ("BACKEND", "aws".to_owned()),
-                    ("S3_PATH_STYLE", "true".to_owned()),
-                    ("SOURCE_BUCKET", format!("{name}-up-{id}")),
-                    ("DEST_BUCKET", format!("{name}-th-{id}")),
-                    ("QUEUE", format!("{name}-jobs-{id}")),
-                    ("TOPIC", format!("{name}-topic-{id}")),
-                ] {
-                    env.entry(format!("THUMBNAIL_{key}")).or_insert(value);
+                for (key, value) in aws_settings(name, &id) {
+                    env.entry(key).or_insert(value);
                 }
                 set_up(&mut env);
                 let inbox = runtime.block_on(thumbnail_test_aws::subscribed_queue(
