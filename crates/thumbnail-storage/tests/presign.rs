@@ -106,8 +106,7 @@ fn param(url: &str, name: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn tampered_and_expired_preview_urls_are_refused() {
-    let Ok(binary) = std::env::var("TEST_THUMBNAIL_S3S") else {
-        eprintln!("TEST_THUMBNAIL_S3S is not set: skipping (scripts/test sets it)");
+    let Some(binary) = thumbnail_test_aws::provided("TEST_THUMBNAIL_S3S") else {
         return;
     };
     let server = Server::start(&binary);

@@ -17,16 +17,7 @@ use thumbnail_storage::{S3Options, S3Store};
 /// Under `CI=true` when no server was started, and whenever the endpoint is not on loopback: tests
 /// never reach a real account.
 pub async fn config() -> Option<aws_config::SdkConfig> {
-    if std::env::var_os("TEST_THUMBNAIL_AWS").is_none() {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI=true but TEST_THUMBNAIL_AWS is not set: the AWS tests need the server scripts/test starts"
-        );
-        eprintln!(
-            "TEST_THUMBNAIL_AWS is not set: this AWS run is skipped (scripts/test starts moto and sets it)"
-        );
-        return None;
-    }
+    provided("TEST_THUMBNAIL_AWS")?;
     let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let endpoint = config.endpoint_url().unwrap_or_default();
     let loopback = ["http://127.", "http://localhost:", "http://[::1]:"];
@@ -35,6 +26,26 @@ pub async fn config() -> Option<aws_config::SdkConfig> {
         "AWS tests only talk to a server on loopback; AWS_ENDPOINT_URL is {endpoint:?}"
     );
     Some(config)
+}
+
+/// The value of the variable `name`, by which `scripts/test` hands a test a server or tool it
+/// started or installed; `None`, with a note, when it is unset, so the test is skipped.
+///
+/// # Panics
+///
+/// When it is unset under `CI=true`: there a skip would read as a pass.
+pub fn provided(name: &str) -> Option<String> {
+    match std::env::var(name) {
+        Ok(value) => Some(value),
+        Err(_) => {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "CI=true but {name} is not set: this test needs what scripts/test provides"
+            );
+            eprintln!("{name} is not set: this test is skipped (scripts/test sets it)");
+            None
+        }
+    }
 }
 
 /// Creates the bucket `name` (path-style, as test servers want) and returns its store.
