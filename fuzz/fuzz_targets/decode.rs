@@ -1,12 +1,12 @@
 //! Any bytes through the whole engine path: format detection, header probe, limits, decode (with and
-//! without JPEG shrink-on-load), orientation, colour conversion, resize, both smart crops, the
+//! without JPEG shrink-on-load; HEIC from the `alpha.heic` seed), orientation, colour conversion, resize, both smart crops, the
 //! placeholders and every encoder.
 //! The engine must answer with a thumbnail or an `Error`, never a panic, abort or overflow.
 //! Inputs that once failed are kept in `fuzz/regressions/decode/` and replayed by `fuzz/run`.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use thumbnail_core::{Engine, Fit, Gravity, Limits, OutputFormat, Size, ThumbnailSpec};
+use thumbnail_core::{Engine, Fit, Formats, Gravity, Limits, OutputFormat, Size, ThumbnailSpec};
 
 /// libfuzzer-sys aborts on every panic, even one that is caught. The engine catches the panics of
 /// the third-party decoders it guards (a decoder bug becomes that image's `Error::Corrupt`, as in
@@ -31,7 +31,8 @@ fuzz_target!(|data: &[u8]| {
             .with_gravity(Gravity::Entropy)
             .with_format(OutputFormat::WebP),
         ThumbnailSpec::new("attention", Size::new(30, 60).unwrap())
-            .with_gravity(Gravity::Attention),
+            .with_gravity(Gravity::Attention)
+            .with_formats(Formats::Auto),
     ];
     let _ = engine.render(data, &specs);
     let _ = engine.decode(data, &[]);

@@ -342,3 +342,92 @@ pub fn size_of(path: &std::path::Path) -> (u32, u32) {
     let image = image::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     (image.width(), image.height())
 }
+
+/// A HEIC fixture made by an independent encoder (see `fixtures/heif/make.py`): `grid`, `10bit`,
+/// `rotated`, `p3` or `alpha`.
+pub fn heic(name: &str) -> Vec<u8> {
+    let path = format!("{}/fixtures/heif/{name}.heic", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// The reference decode of the HEIC fixture `name`: libheif's, upright and in sRGB.
+pub fn heic_reference(name: &str) -> RgbImage {
+    let path = format!(
+        "{}/fixtures/heif/{name}.reference.png",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    image::open(&path)
+        .unwrap_or_else(|e| panic!("{path}: {e}"))
+        .into_rgb8()
+}
+
+/// The `grid` HEIC fixture with its grid claiming `width` x `height` pixels: a header that a
+/// decoder must refuse before it allocates the picture.
+pub fn heic_claiming(width: u16, height: u16) -> Vec<u8> {
+    let mut data = heic("grid");
+    // The grid item's body: version 0, flags 0 (16-bit sizes), 3 rows, 4 columns, 400x300.
+    let grid = [0, 0, 2, 3, 0x01, 0x90, 0x01, 0x2C];
+    let at = data
+        .windows(grid.len())
+        .position(|w| w == grid)
+        .expect("the grid fixture has its 400x300 grid item");
+    data[at + 4..at + 6].copy_from_slice(&width.to_be_bytes());
+    data[at + 6..at + 8].copy_from_slice(&height.to_be_bytes());
+    data
+}
+
+/// Peak signal-to-noise ratio of two 8-bit images of the same layout, in dB (infinite when equal).
+pub fn psnr(a: &[u8], b: &[u8]) -> f64 {
+    assert_eq!(a.len(), b.len(), "images of different sizes");
+    let squared: f64 = a
+        .iter()
+        .zip(b)
+        .map(|(&x, &y)| (f64::from(x) - f64::from(y)).powi(2))
+        .sum();
+    let mse = squared / a.len() as f64;
+    10.0 * (255.0 * 255.0 / mse).log10()
+}
+
+/// Presets in the extended syntax: a WebP attention-cropped profile picture, and an album cover in
+/// AVIF with a JPEG fallback, both from one resize.
+pub const EXTENDED_PRESETS: &str = "profile=128x128:cover:gravity=attention:format=webp:quality=75,album=300x300:cover:format=avif+jpeg";
+
+/// [`EXTENDED_PRESETS`] as the TOML tables of a settings file.
+pub const EXTENDED_PRESETS_TOML: &str = "[presets.profile]\nsize = \"128x128\"\nfit = \"cover\"\ngravity = \"attention\"\nformat = \"webp\"\nquality = 75\n\n[presets.album]\nsize = \"300x300\"\nfit = \"cover\"\nformat = [\"avif\", \"jpeg\"]\n";
+
+/// What [`EXTENDED_PRESETS`] make of an image: (file name under the image's folder, content type).
+pub const EXTENDED_OUTPUTS: [(&str, &str); 3] = [
+    ("profile.webp", "image/webp"),
+    ("album.avif", "image/avif"),
+    ("album.jpg", "image/jpeg"),
+];
+
+/// What the engine makes of `photo` with [`EXTENDED_PRESETS`] as the settings parser reads them,
+/// by output name (`profile.webp`): what every path through the pipeline must write.
+pub fn extended_thumbnails(photo: &[u8]) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let env = [("THUMBNAIL_PRESETS".to_owned(), EXTENDED_PRESETS.to_owned())];
+    let settings = thumbnail_config::Settings::load(None, env, &[]).unwrap();
+    let mut engine = thumbnail_core::Engine::new(thumbnail_core::Limits::default());
+    engine
+        .thumbnails(photo, &settings.presets)
+        .unwrap()
+        .into_iter()
+        .map(|t| (format!("{}.{}", t.name, t.format.extension()), t.bytes))
+        .collect()
+}
+
+/// Width and height of an encoded thumbnail: from its `ispe` box for AVIF (which the tests' image
+/// decoders do not read), otherwise by decoding it.
+pub fn encoded_size(bytes: &[u8]) -> (u32, u32) {
+    if bytes.len() > 12 && &bytes[4..12] == b"ftypavif" {
+        let at = bytes
+            .windows(4)
+            .position(|w| w == b"ispe")
+            .expect("an AVIF has an ispe box");
+        let word = |i: usize| u32::from_be_bytes(bytes[i..i + 4].try_into().unwrap());
+        // `ispe`, then version and flags, then width and height.
+        return (word(at + 8), word(at + 12));
+    }
+    let image = decode(bytes);
+    (image.width(), image.height())
+}

@@ -406,21 +406,22 @@ mod tests {
         let path = file(
             "tables.toml",
             "cache_control = \"public, max-age=600\"\n\
-             [presets.album]\nsize = \"600x600\"\nfit = \"cover\"\nformat = \"png\"\n\
-             [presets.profile]\ngravity = \"entropy\"\nformat = \"webp\"\nquality = 75\nprogressive = true\n",
+             [presets.album]\nsize = \"600x600\"\nfit = \"cover\"\nformat = [\"avif\", \"webp\", \"jpeg\"]\n\
+             [presets.profile]\ngravity = \"attention\"\nformat = \"webp\"\nquality = 75\nprogressive = true\n",
         );
         let from_tables = Settings::load(Some(&path), env(&[]), &[]).unwrap();
         let from_env = Settings::load(
             None,
             env(&[(
                 "THUMBNAIL_PRESETS",
-                "album=600x600:cover:format=png,profile=128x128:gravity=entropy:format=webp:quality=75:progressive=true",
+                "album=600x600:cover:format=avif+webp+jpeg,profile=128x128:gravity=attention:format=webp:quality=75:progressive=true",
             )]),
             &[],
         )
         .unwrap();
         assert_eq!(from_tables.presets, from_env.presets);
         assert_eq!(from_tables.presets[1].quality, 75);
+        assert_eq!(from_tables.presets[0].formats.to_string(), "avif+webp+jpeg");
         assert_eq!(
             from_tables.pipeline_config().cache_control,
             "public, max-age=600"
@@ -429,6 +430,11 @@ mod tests {
         assert!(error.contains("poster needs a size"), "{error}");
         let error = file_error("bad-option.toml", "[presets.profile]\nquality = 0\n");
         assert!(error.contains("preset profile: quality"), "{error}");
+        let error = file_error(
+            "bad-format.toml",
+            "[presets.profile]\nformat = [\"webp\", \"gif\"]\n",
+        );
+        assert!(error.contains("preset profile: format"), "{error}");
     }
 
     #[test]

@@ -20,6 +20,11 @@ pub(crate) fn unknown_key(key: &str) -> String {
 
 /// A TOML value as the text the other sources would give: arrays (of presets) joined by commas.
 pub(crate) fn toml_text(value: &toml::Value) -> Parsed<String> {
+    toml_joined(value, ",")
+}
+
+/// A TOML value as text, the strings of an array joined by `separator`.
+fn toml_joined(value: &toml::Value, separator: &str) -> Parsed<String> {
     match value {
         toml::Value::String(text) => Ok(text.clone()),
         toml::Value::Integer(n) => Ok(n.to_string()),
@@ -31,13 +36,13 @@ pub(crate) fn toml_text(value: &toml::Value) -> Parsed<String> {
                 other => Err(format!("takes strings in a list, not {other}")),
             })
             .collect::<Parsed<Vec<_>>>()
-            .map(|items| items.join(",")),
+            .map(|items| items.join(separator)),
         other => Err(format!("takes a string, number or boolean, not {other}")),
     }
 }
 
 /// `[presets.NAME]` tables as the definitions `THUMBNAIL_PRESETS` takes: `size` and each other key
-/// become `NAME=SIZE:KEY=VALUE...`; a table without `size` takes the built-in preset of that name
+/// become `NAME=SIZE:KEY=VALUE...` (a `format` list joined by `+`); a table without `size` takes the built-in preset of that name
 /// as its start (an empty one is that preset as it is).
 pub(crate) fn toml_presets(table: &toml::Table) -> Parsed<String> {
     let builtin = Presets::builtin();
@@ -57,7 +62,9 @@ pub(crate) fn toml_presets(table: &toml::Table) -> Parsed<String> {
         };
         let mut definition = format!("{name}={size}");
         for (key, value) in options.iter().filter(|(key, _)| *key != "size") {
-            let value = toml_text(value).map_err(|e| format!("{name}.{key} {e}"))?;
+            // `format = ["avif", "webp", "jpeg"]` is the list `format=avif+webp+jpeg`.
+            let separator = if key == "format" { "+" } else { "," };
+            let value = toml_joined(value, separator).map_err(|e| format!("{name}.{key} {e}"))?;
             definition.push_str(&format!(":{key}={value}"));
         }
         items.push(definition);

@@ -35,7 +35,7 @@ pub struct Thumbnail {
 /// The thumbnails of one image, and its placeholder.
 #[derive(Clone, Debug)]
 pub struct Rendering {
-    /// One per spec, in the order of the specs.
+    /// One per spec and format, in the order of the specs, then of each spec's formats.
     pub thumbnails: Vec<Thumbnail>,
     /// What a page shows while they load.
     pub placeholder: Placeholder,
@@ -88,6 +88,9 @@ impl Engine {
                 // 4:2:0) until its last scan; the header does not say which kind this is.
                 pixels * 3 + pixels.div_ceil(scale * scale) * 4 * 2
             }
+            // 32-bit sample planes (Y, Cb, Cr: 12 bytes a pixel in 4:4:4 at worst), an alpha plane
+            // (4) and the 8-bit RGBA result (4).
+            ImageFormat::Heif => pixels * 20,
             // Decoded whole, then converted to 8 bits, to sRGB or upright: a second full buffer.
             _ => pixels * (u64::from(info.bytes_per_pixel) + 4),
         };
@@ -119,7 +122,8 @@ impl Engine {
         Ok(made.remove(0))
     }
 
-    /// Makes a thumbnail for each spec from a single decode, returned in the order of `specs`.
+    /// Makes a thumbnail for each spec from a single decode, returned in the order of `specs`: one per
+    /// format of a spec, in the order of its [`Formats`](crate::Formats).
     pub fn thumbnails(
         &mut self,
         input: &[u8],
@@ -157,11 +161,11 @@ impl Engine {
             let p = plan(levels[0].width(), levels[0].height(), &specs[i], (0.5, 0.5));
             Reverse(u64::from(p.width) * u64::from(p.height))
         });
-        let mut made: Vec<Option<Thumbnail>> = vec![None; specs.len()];
+        let mut made: Vec<Option<Vec<Thumbnail>>> = vec![None; specs.len()];
         let mut outcome = Ok(());
         for i in order {
             match self.make(&mut levels, &specs[i]) {
-                Ok(thumbnail) => made[i] = Some(thumbnail),
+                Ok(thumbnails) => made[i] = Some(thumbnails),
                 Err(e) => {
                     outcome = Err(e);
                     break;
@@ -176,7 +180,7 @@ impl Engine {
         placeholder.map(|placeholder| {
             let thumbnails = made
                 .into_iter()
-                .map(|t| t.expect("every spec was made"))
+                .flat_map(|t| t.expect("every spec was made"))
                 .collect();
             (thumbnails, placeholder)
         })
@@ -195,7 +199,12 @@ impl Engine {
         Placeholder::of(&small)
     }
 
-    fn make(&mut self, levels: &mut Vec<Raster>, spec: &ThumbnailSpec) -> Result<Thumbnail, Error> {
+    /// One resize for `spec`, then one encoding per format it asks for.
+    fn make(
+        &mut self,
+        levels: &mut Vec<Raster>,
+        spec: &ThumbnailSpec,
+    ) -> Result<Vec<Thumbnail>, Error> {
         let level = self.level_for(levels, spec);
         let source = &levels[level];
         let anchor = spec.gravity.anchor().unwrap_or_else(|| {
@@ -206,17 +215,24 @@ impl Engine {
             }
         });
         let plan = plan(source.width(), source.height(), spec, anchor);
-        let resized = self
-            .resizer
-            .resample(source, &plan, spec.filter, Vec::new());
+        let buffer = self.take_buffer();
+        let resized = self.resizer.resample(source, &plan, spec.filter, buffer);
         let (width, height) = (resized.width(), resized.height());
-        Ok(Thumbnail {
-            name: spec.name.clone(),
-            width,
-            height,
-            format: spec.format,
-            bytes: encode(resized, spec)?,
-        })
+        let formats = spec.formats.resolve(resized.has_transparency());
+        let thumbnails = formats
+            .into_iter()
+            .map(|format| {
+                Ok(Thumbnail {
+                    name: spec.name.clone(),
+                    width,
+                    height,
+                    format,
+                    bytes: encode(&resized, spec, format)?,
+                })
+            })
+            .collect();
+        self.give_back(resized.into_pixels());
+        thumbnails
     }
 
     /// The index of the smallest level the spec can be made from without enlarging, halving the

@@ -20,12 +20,14 @@ pub enum ImageFormat {
     Tiff,
     /// BMP.
     Bmp,
+    /// HEIF with HEVC (HEIC): iPhone photos, grid-tiled, 8 or 10 bit (with the `heic` feature).
+    Heif,
 }
 
 impl ImageFormat {
     /// Detects the format from the first bytes of `data` (the file name is never consulted).
     ///
-    /// Recognised but unsupported formats (SVG, PDF, HEIF/AVIF) and unknown data give
+    /// Recognised but unsupported formats (SVG, PDF, AVIF input) and unknown data give
     /// [`Error::UnsupportedFormat`] naming what was seen.
     pub fn detect(data: &[u8]) -> Result<Self, Error> {
         let starts = |sig: &[u8]| data.starts_with(sig);
@@ -41,6 +43,8 @@ impl ImageFormat {
             ImageFormat::Tiff
         } else if starts(b"BM") && data.len() >= 26 {
             ImageFormat::Bmp
+        } else if heif_brand(data) == Some(HeifBrand::Hevc) {
+            ImageFormat::Heif
         } else {
             return Err(Error::UnsupportedFormat {
                 reason: describe_unknown(data),
@@ -58,6 +62,7 @@ impl ImageFormat {
             ImageFormat::Gif => "gif",
             ImageFormat::Tiff => "tiff",
             ImageFormat::Bmp => "bmp",
+            ImageFormat::Heif => "heif",
         }
     }
 }
@@ -66,6 +71,36 @@ impl fmt::Display for ImageFormat {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
     }
+}
+
+/// What an ISO media file (`ftyp` box) holds, from its major and compatible brands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum HeifBrand {
+    /// HEVC-coded images (HEIC): the brands `heic`, `heix`, `heim`, `heis`, `hevc`, `hevx`.
+    Hevc,
+    /// AV1-coded images (AVIF): `avif`, `avis`.
+    Av1,
+}
+
+fn heif_brand(data: &[u8]) -> Option<HeifBrand> {
+    if data.len() < 16 || &data[4..8] != b"ftyp" {
+        return None;
+    }
+    let size = u32::from_be_bytes(data[..4].try_into().expect("4 bytes")) as usize;
+    let end = size.clamp(16, data.len().min(4096));
+    // The major brand, then (after the minor version) the compatible brands.
+    let brands = std::iter::once(&data[8..12]).chain(data[16..end].chunks_exact(4));
+    let mut found = None;
+    for brand in brands {
+        match brand {
+            b"heic" | b"heix" | b"heim" | b"heis" | b"hevc" | b"hevx" => {
+                return Some(HeifBrand::Hevc);
+            }
+            b"avif" | b"avis" => found = Some(HeifBrand::Av1),
+            _ => {}
+        }
+    }
+    found
 }
 
 /// Says what unknown bytes look like, so an error tells a user what they actually uploaded.
@@ -81,8 +116,10 @@ fn describe_unknown(data: &[u8]) -> String {
             Some("SVG (vector graphics) is not supported")
         } else if data.starts_with(b"%PDF") {
             Some("PDF is not supported")
+        } else if heif_brand(data) == Some(HeifBrand::Av1) {
+            Some("AVIF input is not supported yet (AVIF output is)")
         } else if data.len() >= 12 && &data[4..8] == b"ftyp" {
-            Some("HEIF/AVIF (ISO media) is not supported")
+            Some("ISO media (video or an unknown HEIF codec) is not supported")
         } else if trimmed.starts_with("<!doctype html") || trimmed.starts_with("<html") {
             Some("the input is an HTML document, not an image")
         } else {
@@ -107,6 +144,8 @@ pub enum OutputFormat {
     Png,
     /// Lossy WebP at the spec's quality, keeps alpha.
     WebP,
+    /// AVIF (AV1) at the spec's quality, 4:2:0, keeps alpha (with the `avif` feature).
+    Avif,
 }
 
 impl OutputFormat {
@@ -116,6 +155,7 @@ impl OutputFormat {
             OutputFormat::Jpeg => "jpg",
             OutputFormat::Png => "png",
             OutputFormat::WebP => "webp",
+            OutputFormat::Avif => "avif",
         }
     }
 
@@ -125,6 +165,7 @@ impl OutputFormat {
             OutputFormat::Jpeg => "image/jpeg",
             OutputFormat::Png => "image/png",
             OutputFormat::WebP => "image/webp",
+            OutputFormat::Avif => "image/avif",
         }
     }
 }
@@ -135,6 +176,7 @@ impl fmt::Display for OutputFormat {
             OutputFormat::Jpeg => "jpeg",
             OutputFormat::Png => "png",
             OutputFormat::WebP => "webp",
+            OutputFormat::Avif => "avif",
         })
     }
 }
@@ -147,11 +189,111 @@ impl std::str::FromStr for OutputFormat {
             "jpeg" | "jpg" => Ok(OutputFormat::Jpeg),
             "png" => Ok(OutputFormat::Png),
             "webp" => Ok(OutputFormat::WebP),
+            "avif" if cfg!(feature = "avif") => Ok(OutputFormat::Avif),
+            "avif" => Err(Error::invalid_spec(
+                s,
+                "this build has no AVIF encoder (thumbnail-core's `avif` feature)",
+            )),
             _ => Err(Error::invalid_spec(
                 s,
-                "output format must be jpeg, png or webp",
+                "output format must be jpeg, png, webp or avif",
             )),
         }
+    }
+}
+
+/// The formats a spec writes: one or more fixed formats, each made from the same resize (for a
+/// `<picture>` element's sources), or `auto`: JPEG for an opaque image, WebP when it has transparent
+/// pixels (JPEG would flatten them; WebP keeps them at a fraction of PNG's size).
+///
+/// Written `jpeg`, `avif+webp+jpeg` or `auto`.
+///
+/// ```
+/// use thumbnail_core::{Formats, OutputFormat};
+/// let formats: Formats = "webp+jpeg".parse()?;
+/// assert_eq!(formats.resolve(false), [OutputFormat::WebP, OutputFormat::Jpeg]);
+/// let auto: Formats = "auto".parse()?;
+/// assert_eq!(auto.resolve(true), [OutputFormat::WebP]);
+/// # Ok::<(), thumbnail_core::Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Formats {
+    /// These formats, in this order; never empty, never one twice.
+    Fixed(Vec<OutputFormat>),
+    /// JPEG, or WebP when the image has transparent pixels.
+    Auto,
+}
+
+impl Formats {
+    /// The formats to write for an image with (`transparent`) or without transparent pixels.
+    pub fn resolve(&self, transparent: bool) -> Vec<OutputFormat> {
+        match self {
+            Formats::Fixed(formats) => formats.clone(),
+            Formats::Auto if transparent => vec![OutputFormat::WebP],
+            Formats::Auto => vec![OutputFormat::Jpeg],
+        }
+    }
+
+    /// Every format this may write, e.g. to plan file names before decoding.
+    pub fn possible(&self) -> Vec<OutputFormat> {
+        match self {
+            Formats::Fixed(formats) => formats.clone(),
+            Formats::Auto => vec![OutputFormat::Jpeg, OutputFormat::WebP],
+        }
+    }
+}
+
+impl Default for Formats {
+    fn default() -> Self {
+        Formats::Fixed(vec![OutputFormat::Jpeg])
+    }
+}
+
+impl From<OutputFormat> for Formats {
+    fn from(format: OutputFormat) -> Self {
+        Formats::Fixed(vec![format])
+    }
+}
+
+impl fmt::Display for Formats {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Formats::Auto => f.write_str("auto"),
+            Formats::Fixed(formats) => {
+                for (i, format) in formats.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str("+")?;
+                    }
+                    write!(f, "{format}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl std::str::FromStr for Formats {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self, Error> {
+        if s.trim().eq_ignore_ascii_case("auto") {
+            return Ok(Formats::Auto);
+        }
+        let mut formats: Vec<OutputFormat> = Vec::new();
+        for part in s.split('+').map(str::trim) {
+            if part.eq_ignore_ascii_case("auto") {
+                return Err(Error::invalid_spec(
+                    s,
+                    "auto picks one format itself and cannot be listed with others",
+                ));
+            }
+            let format: OutputFormat = part.parse()?;
+            if formats.contains(&format) {
+                return Err(Error::invalid_spec(s, format!("{format} is listed twice")));
+            }
+            formats.push(format);
+        }
+        Ok(Formats::Fixed(formats))
     }
 }
 
@@ -161,23 +303,20 @@ mod tests {
 
     #[test]
     fn detects_formats_from_signatures() {
-        assert_eq!(
-            ImageFormat::detect(&[0xFF, 0xD8, 0xFF, 0xE0]).unwrap(),
-            ImageFormat::Jpeg
-        );
-        assert_eq!(
-            ImageFormat::detect(b"\x89PNG\r\n\x1a\n....").unwrap(),
-            ImageFormat::Png
-        );
-        assert_eq!(
-            ImageFormat::detect(b"RIFF\0\0\0\0WEBPVP8 ").unwrap(),
-            ImageFormat::WebP
-        );
-        assert_eq!(ImageFormat::detect(b"GIF89a").unwrap(), ImageFormat::Gif);
-        assert_eq!(
-            ImageFormat::detect(b"MM\0*\0\0\0\x08").unwrap(),
-            ImageFormat::Tiff
-        );
+        let cases: [(&[u8], ImageFormat); 7] = [
+            (&[0xFF, 0xD8, 0xFF, 0xE0], ImageFormat::Jpeg),
+            (b"\x89PNG\r\n\x1a\n....", ImageFormat::Png),
+            (b"RIFF\0\0\0\0WEBPVP8 ", ImageFormat::WebP),
+            (b"GIF89a", ImageFormat::Gif),
+            (b"MM\0*\0\0\0\x08", ImageFormat::Tiff),
+            // An iPhone's brands: major `heic`, compatible `mif1` and `heic`.
+            (b"\0\0\0\x18ftypheic\0\0\0\0mif1heic", ImageFormat::Heif),
+            // Major `mif1` with `heic` among the compatible brands.
+            (b"\0\0\0\x1cftypmif1\0\0\0\0mif1miafheic", ImageFormat::Heif),
+        ];
+        for (bytes, format) in cases {
+            assert_eq!(ImageFormat::detect(bytes).unwrap(), format, "{bytes:?}");
+        }
     }
 
     #[test]
@@ -189,7 +328,28 @@ mod tests {
         assert!(reason(b"").contains("empty"));
         assert!(reason(b"<?xml version=\"1.0\"?>\n<svg xmlns=").contains("SVG"));
         assert!(reason(b"%PDF-1.7").contains("PDF"));
+        assert!(reason(b"\0\0\0\x1cftypavif\0\0\0\0avifmif1miaf").contains("AVIF"));
+        assert!(reason(b"\0\0\0\x18ftypisom\0\0\0\0isommp41").contains("ISO media"));
         assert!(reason(b"<!DOCTYPE html><html>").contains("HTML"));
         assert!(reason(b"hello world").contains("68 65 6c 6c"));
+    }
+
+    #[test]
+    fn formats_parse_lists_and_auto() {
+        let parse = |s: &str| s.parse::<Formats>();
+        assert_eq!(
+            parse("webp+jpeg").unwrap(),
+            Formats::Fixed(vec![OutputFormat::WebP, OutputFormat::Jpeg])
+        );
+        assert_eq!(parse("jpg").unwrap(), Formats::default());
+        assert_eq!(parse("auto").unwrap().resolve(false), [OutputFormat::Jpeg]);
+        assert_eq!(parse("auto").unwrap().resolve(true), [OutputFormat::WebP]);
+        assert_eq!(parse("png+webp").unwrap().to_string(), "png+webp");
+        for bad in ["jpeg+jpg", "auto+webp", "gif", "", "webp+"] {
+            assert!(
+                matches!(parse(bad), Err(Error::InvalidSpec { .. })),
+                "{bad:?} was accepted"
+            );
+        }
     }
 }

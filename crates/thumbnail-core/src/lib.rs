@@ -80,7 +80,7 @@ mod spec;
 pub use decode::ImageInfo;
 pub use engine::{Engine, Rendering, Thumbnail};
 pub use error::Error;
-pub use format::{ImageFormat, OutputFormat};
+pub use format::{Formats, ImageFormat, OutputFormat};
 pub use placeholder::Placeholder;
 pub use preset::Presets;
 pub use raster::{PixelLayout, Raster};

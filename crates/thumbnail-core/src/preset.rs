@@ -52,7 +52,8 @@ impl Presets {
     /// `profile=128x128:cover:gravity=entropy:format=webp:quality=75`, and returns the new spec.
     ///
     /// Each option is a fit (`cover`, `contain`, `fill`) or `KEY=VALUE`: `fit`, `gravity` (`centre`,
-    /// a compass point, `entropy`, `attention`), `format` (`jpeg`, `png`, `webp`), `quality` (1 to 100),
+    /// a compass point, `entropy`, `attention`), `format` (`jpeg`, `png`, `webp`, `avif`, several joined by
+    /// `+` such as `avif+webp+jpeg`, or `auto`; see [`Formats`](crate::Formats)), `quality` (1 to 100),
     /// `progressive` (`true`, `false`) or `background` (the `RRGGBB` colour alpha is flattened onto
     /// in JPEG). What the definition does not set comes from `template`. An unknown option or a bad
     /// value is an error naming the preset and the option.
@@ -121,7 +122,7 @@ fn apply_option(spec: &mut ThumbnailSpec, option: &str) -> Result<(), String> {
     match key {
         "fit" => spec.fit = value.parse().map_err(invalid)?,
         "gravity" => spec.gravity = value.parse().map_err(invalid)?,
-        "format" => spec.format = value.parse().map_err(invalid)?,
+        "format" => spec.formats = value.parse().map_err(invalid)?,
         "quality" => {
             spec.quality = value
                 .parse::<u8>()
@@ -218,7 +219,7 @@ mod tests {
             .clone();
         assert_eq!(spec.fit, Fit::Contain);
         assert_eq!(spec.gravity, crate::Gravity::NorthEast);
-        assert_eq!(spec.format, crate::OutputFormat::WebP);
+        assert_eq!(spec.formats, crate::OutputFormat::WebP.into());
         assert_eq!((spec.quality, spec.progressive), (75, true));
         assert_eq!(spec.background, [0x10, 0x20, 0x30]);
         // `fit=` is the same as the bare word; unset options come from the template.

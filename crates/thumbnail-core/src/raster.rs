@@ -124,6 +124,11 @@ impl Raster {
     }
 
     /// Flattens alpha onto `background`, giving RGB; an RGB raster is returned as it is.
+    /// Whether any pixel is less than opaque.
+    pub(crate) fn has_transparency(&self) -> bool {
+        self.layout == PixelLayout::Rgba8 && self.pixels.chunks_exact(4).any(|p| p[3] != 255)
+    }
+
     pub(crate) fn flatten(self, background: [u8; 3]) -> Raster {
         if self.layout == PixelLayout::Rgb8 {
             return self;

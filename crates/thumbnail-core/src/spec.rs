@@ -3,7 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::{Error, OutputFormat};
+use crate::{Error, Formats, OutputFormat};
 
 /// A target box, valid by construction: at least one side is set and no side is zero.
 ///
@@ -287,8 +287,8 @@ pub struct ThumbnailSpec {
     pub gravity: Gravity,
     /// The resampling filter.
     pub filter: Filter,
-    /// The output format.
-    pub format: OutputFormat,
+    /// The output format or formats, each made from the same resize.
+    pub formats: Formats,
     /// Encoder quality, 1 to 100 (JPEG and WebP; PNG is lossless).
     pub quality: u8,
     /// Progressive JPEG (ignored by other formats).
@@ -306,7 +306,7 @@ impl ThumbnailSpec {
             fit: Fit::default(),
             gravity: Gravity::default(),
             filter: Filter::default(),
-            format: OutputFormat::default(),
+            formats: Formats::default(),
             quality: 80,
             progressive: false,
             background: [255, 255, 255],
@@ -331,9 +331,15 @@ impl ThumbnailSpec {
         self
     }
 
-    /// Sets the output format.
+    /// Sets one output format.
     pub fn with_format(mut self, format: OutputFormat) -> Self {
-        self.format = format;
+        self.formats = format.into();
+        self
+    }
+
+    /// Sets the output formats (several, or `auto`).
+    pub fn with_formats(mut self, formats: Formats) -> Self {
+        self.formats = formats;
         self
     }
 

@@ -1,6 +1,6 @@
 //! Where a source's thumbnails and manifest go: `<prefix>/<source key without extension>/<name>`.
 
-use thumbnail_core::ThumbnailSpec;
+use thumbnail_core::OutputFormat;
 use thumbnail_storage::{ObjectKey, StorageError};
 
 /// The key layout of the destination.
@@ -26,16 +26,14 @@ impl Layout {
                 .is_some_and(|rest| rest.starts_with('/'))
     }
 
-    /// The key of `spec`'s thumbnail of `source`.
+    /// The key of the `format` thumbnail that the spec `name` makes of `source`.
     pub(crate) fn thumbnail(
         &self,
         source: &ObjectKey,
-        spec: &ThumbnailSpec,
+        name: &str,
+        format: OutputFormat,
     ) -> Result<ObjectKey, StorageError> {
-        self.under_base(
-            source,
-            &format!("{}.{}", spec.name, spec.format.extension()),
-        )
+        self.under_base(source, &format!("{name}.{}", format.extension()))
     }
 
     /// The key of `source`'s manifest.

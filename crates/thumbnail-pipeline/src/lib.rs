@@ -79,7 +79,6 @@ pub use owner::{MAX_OWNER_BYTES, OWNER_METADATA, OwnerRules, check_owner};
 
 use std::collections::BTreeMap;
 
-use thumbnail_core::ThumbnailSpec;
 use thumbnail_events::CreatedObject;
 use thumbnail_notify::Notifier;
 use thumbnail_storage::{ObjectKey, ObjectStore, PutOptions, StorageError};
@@ -167,15 +166,6 @@ impl<S: ObjectStore, D: ObjectStore, N: Notifier> Pipeline<S, D, N> {
     /// Gives the stores back (e.g. to build a pipeline with another notifier over the same data).
     pub fn into_stores(self) -> (S, D) {
         (self.source, self.dest)
-    }
-
-    /// The thumbnail key of `spec` for `source`: `<prefix>/<source without extension>/<name>.<ext>`.
-    pub fn thumbnail_key(
-        &self,
-        source: &ObjectKey,
-        spec: &ThumbnailSpec,
-    ) -> Result<ObjectKey, StorageError> {
-        self.layout.thumbnail(source, spec)
     }
 
     /// Makes, stores and announces the thumbnails of one created object.
@@ -270,8 +260,16 @@ impl<S: ObjectStore, D: ObjectStore, N: Notifier> Pipeline<S, D, N> {
 
         let mut entries = Vec::new();
         let mut keys = Vec::new();
-        for (spec, thumbnail) in self.config.specs.iter().zip(rendering.thumbnails) {
-            let key = self.layout.thumbnail(&object.key, spec)?;
+        for thumbnail in rendering.thumbnails {
+            let spec = self
+                .config
+                .specs
+                .iter()
+                .find(|spec| spec.name == thumbnail.name)
+                .expect("the engine names each thumbnail after its spec");
+            let key = self
+                .layout
+                .thumbnail(&object.key, &thumbnail.name, thumbnail.format)?;
             let content_type = thumbnail.format.mime_type();
             let options = PutOptions::new(content_type)
                 .with_cache_control(&self.config.cache_control)

@@ -189,3 +189,21 @@ pub async fn envelopes(config: &aws_config::SdkConfig, url: &str) -> Vec<serde_j
     }
     envelopes
 }
+
+/// An object's `Content-Type` and bytes, read through the S3 API.
+pub async fn download(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+) -> (Option<String>, Vec<u8>) {
+    let object = client
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("s3://{bucket}/{key}: {e:?}"));
+    let content_type = object.content_type().map(str::to_owned);
+    let bytes = object.body.collect().await.unwrap().to_vec();
+    (content_type, bytes)
+}

@@ -13,7 +13,9 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use thumbnail_core::{Engine, Fit, Gravity, Limits, OutputFormat, Presets, Size, ThumbnailSpec};
+use thumbnail_core::{
+    Engine, Fit, Formats, Gravity, Limits, OutputFormat, Presets, Size, ThumbnailSpec,
+};
 
 #[derive(Args, Debug)]
 pub struct ConvertArgs {
@@ -29,9 +31,10 @@ pub struct ConvertArgs {
     /// Encoder quality, 1-100 (JPEG and WebP); default 80, or a preset's own.
     #[arg(short, long, value_parser = clap::value_parser!(u8).range(1..=100))]
     quality: Option<u8>,
-    /// Output format: jpeg, png or webp; default jpeg, or a preset's own.
+    /// Output format: jpeg, png, webp or avif, several joined by `+` (avif+webp+jpeg, each from
+    /// one resize), or auto (JPEG, or WebP for transparent images); default jpeg, or a preset's own.
     #[arg(short, long)]
-    format: Option<OutputFormat>,
+    format: Option<Formats>,
     /// Progressive JPEG output (for presets too).
     #[arg(long)]
     progressive: bool,
@@ -118,13 +121,15 @@ impl Plan {
         let mut seen: HashMap<String, &Path> = HashMap::new();
         for (file, stem) in &self.files {
             for spec in &self.specs {
-                let name = self.output_name(stem, &spec.name, spec.format);
-                if let Some(other) = seen.insert(name.clone(), file) {
-                    bail!(
-                        "{} and {} would both be written to {name}; convert them into separate output folders",
-                        other.display(),
-                        file.display()
-                    );
+                for format in spec.formats.possible() {
+                    let name = self.output_name(stem, &spec.name, format);
+                    if let Some(other) = seen.insert(name.clone(), file) {
+                        bail!(
+                            "{} and {} would both be written to {name}; convert them into separate output folders",
+                            other.display(),
+                            file.display()
+                        );
+                    }
                 }
             }
         }
@@ -226,7 +231,7 @@ fn specs(args: &ConvertArgs) -> Result<(Vec<ThumbnailSpec>, bool)> {
     let base = ThumbnailSpec::new("", size)
         .with_fit(args.fit)
         .with_gravity(args.gravity)
-        .with_format(args.format.unwrap_or_default())
+        .with_formats(args.format.clone().unwrap_or_default())
         .with_quality(args.quality.unwrap_or(80))
         .with_progressive(args.progressive);
     if args.presets.is_empty() {
@@ -243,8 +248,8 @@ fn specs(args: &ConvertArgs) -> Result<(Vec<ThumbnailSpec>, bool)> {
     for name in &args.presets {
         // A preset as defined, but for the output flags given, which apply to every preset.
         let mut spec = presets.require(name)?.clone();
-        if let Some(format) = args.format {
-            spec.format = format;
+        if let Some(formats) = &args.format {
+            spec.formats = formats.clone();
         }
         if let Some(quality) = args.quality {
             spec.quality = quality;

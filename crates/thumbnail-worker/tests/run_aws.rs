@@ -9,7 +9,10 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use aws_sdk_s3::primitives::ByteStream;
-use thumbnail_tests::{JpegOptions, free_port, jpeg, quadrants, sigterm};
+use thumbnail_tests::{
+    EXTENDED_OUTPUTS, EXTENDED_PRESETS, JpegOptions, extended_thumbnails, free_port, jpeg,
+    quadrants, sigterm,
+};
 
 mod common;
 
@@ -348,6 +351,44 @@ async fn dead_letters_are_listed_and_redriven_on_aws() {
     assert!(moved.contains("1 dead letters moved"), "{moved}");
     output(&["run", "--exit-when-idle"]);
     assert!(exists(&s3, &env["THUMBNAIL_DEST_BUCKET"], "big/profile.jpg").await);
+}
+
+/// The extended presets on S3: each output under its extension, with its content type, and byte
+/// for byte what the engine (and so `convert` and the local backend) makes.
+#[tokio::test(flavor = "multi_thread")]
+async fn extended_presets_on_aws() {
+    let Some(config) = thumbnail_test_aws::config().await else {
+        return;
+    };
+    let n = common::unique();
+    let env = set_up(
+        "presets",
+        &n,
+        &[("THUMBNAIL_PRESETS", EXTENDED_PRESETS.to_owned())],
+    );
+    let s3 = s3_client(&config);
+    let photo = jpeg(&quadrants(800, 600), &JpegOptions::default());
+    put(
+        &s3,
+        &env["THUMBNAIL_SOURCE_BUCKET"],
+        "photo.jpg",
+        photo.clone(),
+    )
+    .await;
+    let output = worker(&env, &["run", "--exit-when-idle"]).output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let expected = extended_thumbnails(&photo);
+    for (name, content_type) in EXTENDED_OUTPUTS {
+        let key = format!("photo/{name}");
+        let (content_type_read, bytes) =
+            thumbnail_test_aws::download(&s3, &env["THUMBNAIL_DEST_BUCKET"], &key).await;
+        assert_eq!(content_type_read.as_deref(), Some(content_type), "{key}");
+        assert!(bytes == expected[name], "{key} differs from the engine's");
+    }
 }
 
 /// S3 replaces a bucket's notifications as a whole: `setup` must add its own to those another

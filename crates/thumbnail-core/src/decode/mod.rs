@@ -1,5 +1,6 @@
 //! Decoding: header first (limits checked before any pixel buffer exists), then pixels, upright and in sRGB.
 
+mod heif;
 mod jpeg;
 mod other;
 
@@ -45,6 +46,7 @@ pub(crate) fn probe(input: &[u8], limits: &Limits) -> Result<ImageInfo, Error> {
     check_bytes(input, limits)?;
     match ImageFormat::detect(input)? {
         ImageFormat::Jpeg => jpeg::probe(input),
+        ImageFormat::Heif => heif::probe(input),
         format => other::probe(input, format, limits),
     }
 }
@@ -61,6 +63,7 @@ pub(crate) fn decode(
     check_bytes(input, limits)?;
     let (raster, info) = match ImageFormat::detect(input)? {
         ImageFormat::Jpeg => jpeg::decode(input, limits, scratch, choose_shrink)?,
+        ImageFormat::Heif => heif::decode(input, limits)?,
         format => other::decode(input, format, limits, scratch)?,
     };
     Ok((orient(raster, info.orientation), info))
@@ -98,6 +101,17 @@ fn check_pixels(info: &ImageInfo, limits: &Limits) -> Result<(), Error> {
         });
     }
     Ok(())
+}
+
+/// Decoders are not supposed to panic; should one do so on hostile input, that image fails alone
+/// instead of the process.
+fn guarded<T>(format: ImageFormat, work: impl FnOnce() -> Result<T, Error>) -> Result<T, Error> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).unwrap_or_else(|_| {
+        Err(Error::Corrupt {
+            format,
+            message: "the decoder panicked on this input".into(),
+        })
+    })
 }
 
 /// Applies the EXIF orientation, so the raster is upright.

@@ -1,11 +1,10 @@
 //! PNG, WebP, GIF, TIFF and BMP through the `image` crate's decoders, at full size.
 
 use std::io::Cursor;
-use std::panic::{self, AssertUnwindSafe};
 
 use image::{ColorType, DynamicImage, ImageDecoder, ImageError, ImageReader};
 
-use super::{ImageInfo, check_pixels};
+use super::{ImageInfo, check_pixels, guarded};
 use crate::color;
 use crate::raster::{PixelLayout, Raster};
 use crate::{Error, ImageFormat, Limits};
@@ -85,7 +84,7 @@ fn open<'a>(
         ImageFormat::Gif => image::ImageFormat::Gif,
         ImageFormat::Tiff => image::ImageFormat::Tiff,
         ImageFormat::Bmp => image::ImageFormat::Bmp,
-        ImageFormat::Jpeg => unreachable!("JPEG goes through libjpeg"),
+        ImageFormat::Jpeg | ImageFormat::Heif => unreachable!("decoded by their own modules"),
     };
     let mut reader = ImageReader::with_format(Cursor::new(input), image_format);
     // Our pixel limit is checked on the header; this caps what a decoder may allocate besides
@@ -122,15 +121,4 @@ fn image_error(format: ImageFormat, e: ImageError) -> Error {
             message: other.to_string(),
         },
     }
-}
-
-/// The `image` decoders are not supposed to panic; should one do so on hostile input, that image fails
-/// alone instead of the process.
-fn guarded<T>(format: ImageFormat, work: impl FnOnce() -> Result<T, Error>) -> Result<T, Error> {
-    panic::catch_unwind(AssertUnwindSafe(work)).unwrap_or_else(|_| {
-        Err(Error::Corrupt {
-            format,
-            message: "the decoder panicked on this input".into(),
-        })
-    })
 }
