@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Times `thumbnail-worker convert` beside vipsthumbnail on one folder of photos, one thread and one
-# process for the whole folder each, and prints throughput and peak RSS side by side.
+# process for the whole folder each, and prints throughput and peak RSS side by side; then each
+# HEIC/HEIF/AVIF file in the folder alone (vipsthumbnail reads those its libheif reads, else "-").
 #
 # Usage: benches/compare.sh [DIR]      (default: ../shared/corpus beside the repository)
+# FEATURES=avif-input builds ours with AVIF input (needs cmake).
 # Needs: hyperfine and GNU time; vipsthumbnail (Debian libvips-tools) for the comparison column.
 #   apt-get install -y hyperfine time libvips-tools
 set -euo pipefail
@@ -14,18 +16,16 @@ for tool in hyperfine /usr/bin/time; do
 done
 have_vips=$(command -v vipsthumbnail >/dev/null && echo yes || echo no)
 
-cargo build --release --quiet -p thumbnail-worker --manifest-path "$root/Cargo.toml"
+cargo build --release --quiet -p thumbnail-worker --manifest-path "$root/Cargo.toml" \
+  ${FEATURES:+--features "$FEATURES"}
 ours="$root/target/release/thumbnail-worker"
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 shopt -s nullglob nocaseglob
 files=("$dir"/*.jpg "$dir"/*.jpeg "$dir"/*.png)
+heifs=("$dir"/*.heic "$dir"/*.heif "$dir"/*.hif "$dir"/*.avif)
 shopt -u nocaseglob
-[ ${#files[@]} -gt 0 ] || { echo "no JPEG or PNG files in $dir" >&2; exit 2; }
-largest=$(ls -S "${files[@]}" | head -1)
-shopt -s nocaseglob; jpegs=("$dir"/*.jpg "$dir"/*.jpeg); shopt -u nocaseglob
-largest_jpeg=$largest
-if [ ${#jpegs[@]} -gt 0 ]; then largest_jpeg=$(ls -S "${jpegs[@]}" | head -1); fi
+[ ${#files[@]} -gt 0 ] || [ ${#heifs[@]} -gt 0 ] || { echo "no images in $dir" >&2; exit 2; }
 export VIPS_CONCURRENCY=1
 
 # mean seconds of a command over $runs runs (after one warm-up)
@@ -35,6 +35,7 @@ mean() {
 }
 peak_mib() { /usr/bin/time -f '%M' "$@" 2>&1 >/dev/null | tail -1 | awk '{printf "%.1f", $1/1024}'; }
 
+if [ ${#files[@]} -gt 0 ]; then
 n=${#files[@]}
 echo "folder: $dir ($n images), $runs runs each, one thread"
 printf '%-32s %10s %8s %10s %8s %8s\n' "task" "ours s" "img/s" "vips s" "img/s" "speedup"
@@ -61,6 +62,10 @@ one=$(mean "$ours convert -j 1 --preset album-art --output-dir $out/ours ${files
 five=$(mean "$ours convert -j 1 --preset profile --preset album-art-small --preset album-art --preset preview --size 256x256 --fit cover --output-dir $out/ours ${files[*]}")
 python3 -c 'import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); print(f"five outputs from one decode: {b:.3f} s, one preset: {a:.3f} s, ratio {b/a:.2f}x")' "$one" "$five"
 
+largest=$(ls -S "${files[@]}" | head -1)
+shopt -s nocaseglob; jpegs=("$dir"/*.jpg "$dir"/*.jpeg); shopt -u nocaseglob
+largest_jpeg=$largest
+if [ ${#jpegs[@]} -gt 0 ]; then largest_jpeg=$(ls -S "${jpegs[@]}" | head -1); fi
 printf '%s\n' "$largest_jpeg" "$largest" | sort -u | while read -r file; do
   echo "peak RSS, $(basename "$file") to 256x256 cover:"
   echo "  ours: $(peak_mib "$ours" convert -j 1 --size 256x256 --fit cover --output-dir "$out/ours" "$file") MiB"
@@ -68,3 +73,22 @@ printf '%s\n' "$largest_jpeg" "$largest" | sort -u | while read -r file; do
     echo "  vips: $(peak_mib vipsthumbnail "$file" --size 256x256 --smartcrop centre -o "$out/big.jpg[Q=80,strip]") MiB"
   fi
 done
+fi
+
+# HEIF-family files one at a time: 256x256 cover to JPEG q80, time and peak RSS each.
+if [ ${#heifs[@]} -gt 0 ]; then
+  echo "HEIC/HEIF/AVIF, one file at a time, $runs runs each, one thread, 256x256 cover:"
+  printf '%-28s %10s %10s %10s %10s\n' "file" "ours s" "ours MiB" "vips s" "vips MiB"
+  for file in "${heifs[@]}"; do
+    ours_cmd="$ours convert -j 1 --size 256x256 --fit cover -q 80 --output-dir $out/ours $file"
+    vips_cmd="vipsthumbnail $file --size 256x256 --smartcrop centre -o $out/h.jpg[Q=80,strip]"
+    t_ours=$(mean "$ours_cmd")
+    m_ours=$(peak_mib $ours_cmd)
+    t_vips=-; m_vips=-
+    if [ "$have_vips" = yes ] && $vips_cmd >/dev/null 2>&1; then
+      t_vips=$(printf '%.3f' "$(mean "$vips_cmd")")
+      m_vips=$(peak_mib $vips_cmd)
+    fi
+    printf '%-28s %10.3f %10s %10s %10s\n' "$(basename "$file")" "$t_ours" "$m_ours" "$t_vips" "$m_vips"
+  done
+fi

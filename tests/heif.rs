@@ -1,35 +1,77 @@
-//! HEIC input: files made by an independent encoder (pillow-heif: libheif with x265) decode upright
-//! and in sRGB, matching libheif's own decode; damaged files are typed failures.
+//! HEIF-family input: HEIC files made by pillow-heif (libheif with x265) and AVIF files made by
+//! avifenc (libaom) decode upright and in sRGB, matching an independent decoder's output (libheif's
+//! with libde265; avifdec's with dav1d); damaged files are typed failures.
 
 use thumbnail_core::{
     Engine, Error, Fit, Formats, ImageFormat, Limits, OutputFormat, Size, ThumbnailSpec,
 };
-use thumbnail_tests::{decode, heic, heic_reference, psnr};
+use thumbnail_tests::{decode, fixture, psnr, reference};
 
-#[test]
-fn iphone_style_files_match_libheifs_decode() {
-    // (fixture, what it exercises)
-    for (name, what) in [
-        ("grid", "a 4x3 grid of 128-pixel tiles, cropped to 400x300"),
-        ("10bit", "10-bit HEVC"),
-        ("rotated", "stored sideways with an irot box"),
-        ("p3", "Display P3 pixels with their ICC profile"),
-    ] {
-        let input = heic(name);
+/// Decodes each fixture at full size and compares it with its reference decode.
+fn matches_reference(format: ImageFormat, fixtures: &[(&str, &str)]) {
+    for (path, what) in fixtures {
+        let input = fixture(path);
         let mut engine = Engine::new(Limits::default());
         let info = engine.probe(&input).unwrap();
-        assert_eq!(info.format, ImageFormat::Heif, "{name}");
+        assert_eq!(info.format, format, "{path}");
         let decoded = engine.decode(&input, &[]).unwrap();
-        let reference = heic_reference(name);
+        let reference = reference(path);
         assert_eq!(
             (decoded.width(), decoded.height()),
             reference.dimensions(),
-            "{name} ({what}): size"
+            "{path} ({what}): size"
         );
         let db = psnr(decoded.pixels(), reference.as_raw());
-        println!("{name} ({what}): {db:.1} dB PSNR against libheif");
-        assert!(db >= 30.0, "{name} ({what}): {db:.1} dB against libheif");
+        println!("{path} ({what}): {db:.1} dB PSNR against the reference decode");
+        assert!(db >= 30.0, "{path} ({what}): {db:.1} dB");
     }
+}
+
+#[test]
+fn iphone_style_heic_files_match_libheifs_decode() {
+    matches_reference(
+        ImageFormat::Heif,
+        &[
+            (
+                "heif/grid.heic",
+                "a 4x3 grid of 128-pixel tiles, cropped to 400x300",
+            ),
+            ("heif/10bit.heic", "10-bit HEVC"),
+            ("heif/rotated.heic", "stored sideways with an irot box"),
+            ("heif/p3.heic", "Display P3 pixels with their ICC profile"),
+        ],
+    );
+}
+
+#[test]
+fn avif_files_match_dav1ds_decode() {
+    if !ImageFormat::Avif.decodable() {
+        // A build without AVIF input names the feature; CI must build with it.
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI runs the tests with --features thumbnail-core/avif-input"
+        );
+        let error = Engine::new(Limits::default())
+            .probe(&fixture("avif/8bit.avif"))
+            .unwrap_err();
+        assert!(error.to_string().contains("avif-input"), "{error}");
+        println!("skipped: this build has no AVIF input (feature avif-input)");
+        return;
+    }
+    matches_reference(
+        ImageFormat::Avif,
+        &[
+            ("avif/8bit.avif", "8-bit 4:4:4"),
+            ("avif/10bit.avif", "10-bit 4:4:4"),
+        ],
+    );
+    // Transparent AVIF with `format=auto`: WebP, alpha kept.
+    let spec = ThumbnailSpec::new("t", Size::new(80, 60).unwrap()).with_formats(Formats::Auto);
+    let made = Engine::new(Limits::default())
+        .thumbnail(&fixture("avif/alpha.avif"), &spec)
+        .unwrap();
+    assert_eq!(made.format, OutputFormat::WebP);
+    assert_eq!(decode(&made.bytes).into_rgba8().get_pixel(10, 30).0[3], 255);
 }
 
 #[test]
@@ -38,7 +80,9 @@ fn heic_thumbnails_are_upright_in_every_format() {
         .with_fit(Fit::Contain)
         .with_formats("avif+webp+jpeg".parse().unwrap());
     let mut engine = Engine::new(Limits::default());
-    let made = engine.thumbnails(&heic("rotated"), &[spec]).unwrap();
+    let made = engine
+        .thumbnails(&fixture("heif/rotated.heic"), &[spec])
+        .unwrap();
     let formats: Vec<OutputFormat> = made.iter().map(|t| t.format).collect();
     assert_eq!(
         formats,
@@ -61,7 +105,9 @@ fn heic_thumbnails_are_upright_in_every_format() {
 fn transparent_heic_with_auto_format_becomes_webp_with_alpha() {
     let spec = ThumbnailSpec::new("t", Size::new(80, 60).unwrap()).with_formats(Formats::Auto);
     let mut engine = Engine::new(Limits::default());
-    let made = engine.thumbnail(&heic("alpha"), &spec).unwrap();
+    let made = engine
+        .thumbnail(&fixture("heif/alpha.heic"), &spec)
+        .unwrap();
     assert_eq!(made.format, OutputFormat::WebP);
     let image = decode(&made.bytes).into_rgba8();
     // The left half is opaque, the right half at alpha 96 (lossy: near it).
@@ -69,23 +115,30 @@ fn transparent_heic_with_auto_format_becomes_webp_with_alpha() {
     let right = image.get_pixel(70, 30).0[3];
     assert!((80..=112).contains(&right), "right half alpha {right}");
     // The same spec on an opaque image makes a JPEG.
-    let opaque = engine.thumbnail(&heic("grid"), &spec).unwrap();
+    let opaque = engine.thumbnail(&fixture("heif/grid.heic"), &spec).unwrap();
     assert_eq!(opaque.format, OutputFormat::Jpeg);
 }
 
 #[test]
-fn damaged_heic_files_are_typed_failures() {
-    let input = heic("grid");
+fn damaged_heif_files_are_typed_failures() {
+    damaged_files_fail_typed("heif/grid.heic", ImageFormat::Heif);
+    if ImageFormat::Avif.decodable() {
+        damaged_files_fail_typed("avif/8bit.avif", ImageFormat::Avif);
+    }
+}
+
+/// Cut short, the file is `Corrupt`; with flipped bytes it makes a thumbnail or a typed error,
+/// never a panic (the engine would turn one into `Corrupt`, so that is checked too).
+fn damaged_files_fail_typed(path: &str, format: ImageFormat) {
+    let input = fixture(path);
     let spec = ThumbnailSpec::new("t", Size::new(64, 64).unwrap());
     let mut engine = Engine::new(Limits::default());
     for cut in [200, input.len() / 2, input.len() - 10] {
         match engine.thumbnail(&input[..cut], &spec) {
-            Err(Error::Corrupt { format, .. }) => assert_eq!(format, ImageFormat::Heif),
-            other => panic!("cut at {cut}: {other:?}"),
+            Err(Error::Corrupt { format: seen, .. }) => assert_eq!(seen, format, "{path}"),
+            other => panic!("{path} cut at {cut}: {other:?}"),
         }
     }
-    // Flipped bytes anywhere after the file type: a thumbnail or a typed error, never a panic
-    // (the engine would turn one into Corrupt, so that is checked too).
     let mut state = 0x2545_f491_u32;
     for _ in 0..60 {
         let mut damaged = input.clone();
@@ -97,7 +150,7 @@ fn damaged_heic_files_are_typed_failures() {
             damaged[at] ^= (state >> 24) as u8 | 1;
         }
         if let Err(Error::Corrupt { message, .. }) = engine.thumbnail(&damaged, &spec) {
-            assert!(!message.contains("panicked"), "{message}");
+            assert!(!message.contains("panicked"), "{path}: {message}");
         }
     }
 }

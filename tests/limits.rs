@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use thumbnail_core::{Engine, Error, Fit, Limits, Size, ThumbnailSpec};
 use thumbnail_tests::{
-    JpegOptions, encode, heic, heic_claiming, jpeg, jpeg_claiming, png_claiming, png16_with_alpha,
-    textured,
+    JpegOptions, encode, fixture, heic_claiming, jpeg, jpeg_claiming, png_claiming,
+    png16_with_alpha, textured,
 };
 
 struct Counting;
@@ -82,7 +82,7 @@ fn estimates_bound_what_is_allocated() {
             Some(3),
         ),
         // At 400x300 the 600x600 output's share of the estimate dominates: an upper bound only.
-        ("heic grid", heic("grid"), None),
+        ("heic grid", fixture("heif/grid.heic"), None),
     ];
     for (name, input, within) in cases {
         let mut engine = Engine::new(Limits::default());

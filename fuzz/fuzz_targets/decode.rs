@@ -1,6 +1,6 @@
 //! Any bytes through the whole engine path: format detection, header probe, limits, decode (with and
-//! without JPEG shrink-on-load; HEIC from the `alpha.heic` seed), orientation, colour conversion, resize, both smart crops, the
-//! placeholders and every encoder.
+//! without JPEG shrink-on-load; HEIC and AVIF from the `alpha` seeds), orientation, colour
+//! conversion, resize, both smart crops, the placeholders and the encoders.
 //! The engine must answer with a thumbnail or an `Error`, never a panic, abort or overflow.
 //! Inputs that once failed are kept in `fuzz/regressions/decode/` and replayed by `fuzz/run`.
 #![no_main]

@@ -343,28 +343,27 @@ pub fn size_of(path: &std::path::Path) -> (u32, u32) {
     (image.width(), image.height())
 }
 
-/// A HEIC fixture made by an independent encoder (see `fixtures/heif/make.py`): `grid`, `10bit`,
-/// `rotated`, `p3` or `alpha`.
-pub fn heic(name: &str) -> Vec<u8> {
-    let path = format!("{}/fixtures/heif/{name}.heic", env!("CARGO_MANIFEST_DIR"));
+/// A checked-in fixture under `tests/fixtures/`, e.g. `heif/grid.heic` (see the `make` script
+/// beside each: they are made by encoders independent of ours).
+pub fn fixture(path: &str) -> Vec<u8> {
+    let path = format!("{}/fixtures/{path}", env!("CARGO_MANIFEST_DIR"));
     std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
-/// The reference decode of the HEIC fixture `name`: libheif's, upright and in sRGB.
-pub fn heic_reference(name: &str) -> RgbImage {
-    let path = format!(
-        "{}/fixtures/heif/{name}.reference.png",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    image::open(&path)
-        .unwrap_or_else(|e| panic!("{path}: {e}"))
+/// The reference decode of a fixture, `NAME.reference.png` beside it: an independent decoder's,
+/// upright and in sRGB.
+pub fn reference(path: &str) -> RgbImage {
+    let (stem, _) = path.rsplit_once('.').expect("a fixture has an extension");
+    let bytes = fixture(&format!("{stem}.reference.png"));
+    image::load_from_memory(&bytes)
+        .unwrap_or_else(|e| panic!("{stem}.reference.png: {e}"))
         .into_rgb8()
 }
 
 /// The `grid` HEIC fixture with its grid claiming `width` x `height` pixels: a header that a
 /// decoder must refuse before it allocates the picture.
 pub fn heic_claiming(width: u16, height: u16) -> Vec<u8> {
-    let mut data = heic("grid");
+    let mut data = fixture("heif/grid.heic");
     // The grid item's body: version 0, flags 0 (16-bit sizes), 3 rows, 4 columns, 400x300.
     let grid = [0, 0, 2, 3, 0x01, 0x90, 0x01, 0x2C];
     let at = data

@@ -91,6 +91,9 @@ impl Engine {
             // 32-bit sample planes (Y, Cb, Cr: 12 bytes a pixel in 4:4:4 at worst), an alpha plane
             // (4) and the 8-bit RGBA result (4).
             ImageFormat::Heif => pixels * 20,
+            // libaom's frame (16-bit samples with borders, and its working buffers), the RGB(A)
+            // conversion at 16 bits (8), and the 8-bit result (4): about 2x what was measured.
+            ImageFormat::Avif => pixels * 40,
             // Decoded whole, then converted to 8 bits, to sRGB or upright: a second full buffer.
             _ => pixels * (u64::from(info.bytes_per_pixel) + 4),
         };

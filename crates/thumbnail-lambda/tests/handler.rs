@@ -12,7 +12,7 @@ use thumbnail_notify::{MemoryNotifier, Notification, Notifier, NotifyError};
 use thumbnail_pipeline::{FAILURE_REASON, Pipeline, PipelineConfig};
 use thumbnail_queue::{MemoryQueue, Queue, ReceiveOptions};
 use thumbnail_storage::MemoryStore;
-use thumbnail_tests::{JpegOptions, jpeg, quadrants};
+use thumbnail_tests::{JpegOptions, fixture, jpeg, quadrants};
 
 fn sample(path: &str) -> Value {
     let path = format!("{}/{path}", env!("CARGO_MANIFEST_DIR"));
@@ -111,6 +111,7 @@ async fn an_sqs_batch_reports_only_the_messages_to_retry() {
             ("flaky.jpg", photo()),
             ("broken.jpg", photo()[..2000].to_vec()),
             ("moto.jpg", photo()),
+            ("phone.heic", fixture("heif/rotated.heic")),
         ],
         Some(dlq.clone()),
     )
@@ -133,6 +134,10 @@ async fn an_sqs_batch_reports_only_the_messages_to_retry() {
             "moto",
             s3_event("moto-object-created", "moto.jpg").to_string(),
         ),
+        (
+            "heic",
+            s3_event("aws-object-created", "phone.heic").to_string(),
+        ),
         ("test-event", test_event.to_string()),
         ("not-an-event", "<html>".to_owned()),
     ]);
@@ -145,6 +150,7 @@ async fn an_sqs_batch_reports_only_the_messages_to_retry() {
     );
     assert!(made(&handler, "photos/My Photo é+1/profile.jpg"));
     assert!(made(&handler, "moto/profile.jpg"));
+    assert!(made(&handler, "phone/profile.jpg"), "an iPhone-style HEIC");
     assert!(!made(&handler, "broken/profile.jpg"));
     let subjects: Vec<String> = handler
         .pipeline()
@@ -154,8 +160,8 @@ async fn an_sqs_batch_reports_only_the_messages_to_retry() {
         .into_iter()
         .map(|n| n.subject)
         .collect();
-    // Two ready, one failed; the body that is no event names no object and is only dead-lettered.
-    assert_eq!(subjects.len(), 3, "{subjects:?}");
+    // Three ready, one failed; the body that is no event names no object and is only dead-lettered.
+    assert_eq!(subjects.len(), 4, "{subjects:?}");
     // The two permanent failures wait in the dead-letter queue with their reasons.
     let buried = dlq
         .receive(&ReceiveOptions {

@@ -6,10 +6,11 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use thumbnail_core::ImageFormat;
 use thumbnail_storage::{LocalStore, ObjectKey, ObjectStore};
 use thumbnail_tests::{
     EXTENDED_OUTPUTS, EXTENDED_PRESETS, EXTENDED_PRESETS_TOML, JpegOptions, encoded_size,
-    extended_thumbnails, jpeg, quadrants, succeeded,
+    extended_thumbnails, fixture, jpeg, quadrants, size_of, succeeded,
 };
 
 fn scratch(name: &str) -> PathBuf {
@@ -146,5 +147,41 @@ async fn the_extended_syntax_toml_tables_and_convert_make_the_same_thumbnails() 
     assert_eq!(encoded_size(&from_env["profile.webp"]), (128, 128));
     assert_eq!(encoded_size(&from_env["album.avif"]), (300, 300));
     assert_eq!(encoded_size(&from_env["album.jpg"]), (300, 300));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The formats phones and browsers send, through the worker: an iPhone-style HEIC (and an AVIF, in
+/// a build with AVIF input) get upright thumbnails in the preset's formats.
+#[tokio::test]
+async fn heic_and_avif_uploads_get_thumbnails() {
+    let dir = scratch("phones");
+    let mut uploads = vec![("phone.heic", fixture("heif/rotated.heic"))];
+    if ImageFormat::Avif.decodable() {
+        uploads.push(("web.avif", fixture("avif/8bit.avif")));
+    }
+    let data = dir.join("data");
+    for (name, bytes) in &uploads {
+        let file = dir.join(name);
+        std::fs::write(&file, bytes).unwrap();
+        succeeded(&worker(&data).args(["upload"]).arg(&file).output().unwrap());
+    }
+    succeeded(
+        &worker(&data)
+            .args([
+                "run",
+                "--exit-when-idle",
+                "--set",
+                "presets=fit=64x64:contain:format=webp+jpeg",
+            ])
+            .output()
+            .unwrap(),
+    );
+    let thumbnails = data.join("buckets/thumbnails");
+    // Upright, the sideways-stored HEIC is a 3:4 portrait; the AVIF is 4:3.
+    assert_eq!(size_of(&thumbnails.join("phone/fit.webp")), (48, 64));
+    assert_eq!(size_of(&thumbnails.join("phone/fit.jpg")), (48, 64));
+    if uploads.len() == 2 {
+        assert_eq!(size_of(&thumbnails.join("web/fit.jpg")), (64, 48));
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -1,5 +1,6 @@
 //! Decoding: header first (limits checked before any pixel buffer exists), then pixels, upright and in sRGB.
 
+mod avif;
 mod heif;
 mod jpeg;
 mod other;
@@ -47,6 +48,7 @@ pub(crate) fn probe(input: &[u8], limits: &Limits) -> Result<ImageInfo, Error> {
     match ImageFormat::detect(input)? {
         ImageFormat::Jpeg => jpeg::probe(input),
         ImageFormat::Heif => heif::probe(input),
+        ImageFormat::Avif => avif::probe(input),
         format => other::probe(input, format, limits),
     }
 }
@@ -64,6 +66,7 @@ pub(crate) fn decode(
     let (raster, info) = match ImageFormat::detect(input)? {
         ImageFormat::Jpeg => jpeg::decode(input, limits, scratch, choose_shrink)?,
         ImageFormat::Heif => heif::decode(input, limits)?,
+        ImageFormat::Avif => avif::decode(input, limits)?,
         format => other::decode(input, format, limits, scratch)?,
     };
     Ok((orient(raster, info.orientation), info))

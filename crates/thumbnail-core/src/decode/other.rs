@@ -84,7 +84,9 @@ fn open<'a>(
         ImageFormat::Gif => image::ImageFormat::Gif,
         ImageFormat::Tiff => image::ImageFormat::Tiff,
         ImageFormat::Bmp => image::ImageFormat::Bmp,
-        ImageFormat::Jpeg | ImageFormat::Heif => unreachable!("decoded by their own modules"),
+        ImageFormat::Jpeg | ImageFormat::Heif | ImageFormat::Avif => {
+            unreachable!("decoded by their own modules")
+        }
     };
     let mut reader = ImageReader::with_format(Cursor::new(input), image_format);
     // Our pixel limit is checked on the header; this caps what a decoder may allocate besides

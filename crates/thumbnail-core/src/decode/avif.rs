@@ -1,0 +1,151 @@
+//! AVIF input through libaom (built from source by `libaom-sys`, statically linked) and its small
+//! safe wrapper `aom-decode`, which also parses the container and converts YUV to RGB with the file's
+//! matrix and range. 10- and 12-bit samples are rounded to 8. The container's `irot`/`imir` and an
+//! ICC profile are not read (AVIF encoders rarely write either; nclx-tagged sRGB is the norm).
+
+#[cfg(feature = "avif-input")]
+pub(super) use decoder::{decode, probe};
+#[cfg(not(feature = "avif-input"))]
+pub(super) use missing::{decode, probe};
+
+#[cfg(feature = "avif-input")]
+mod decoder {
+    use aom_decode::Config;
+    use aom_decode::avif::{Avif, Image};
+
+    use super::super::{ImageInfo, check_pixels, guarded};
+    use crate::raster::{PixelLayout, Raster};
+    use crate::{Error, ImageFormat, Limits};
+
+    pub(in crate::decode) fn probe(input: &[u8]) -> Result<ImageInfo, Error> {
+        guarded(ImageFormat::Avif, || info(input).map(|(info, _)| info))
+    }
+
+    fn info(input: &[u8]) -> Result<(ImageInfo, aom_decode::avif::ParsedAvifData), Error> {
+        let parsed = Avif::parse_avif(input).map_err(avif_error)?;
+        let header = parsed
+            .primary_item_metadata()
+            .map_err(|e| avif_error(e.into()))?;
+        let info = ImageInfo {
+            format: ImageFormat::Avif,
+            width: header.max_frame_width.get(),
+            height: header.max_frame_height.get(),
+            orientation: 1,
+            bytes_per_pixel: if parsed.alpha_item.is_some() { 4 } else { 3 },
+        };
+        Ok((info, parsed))
+    }
+
+    pub(in crate::decode) fn decode(
+        input: &[u8],
+        limits: &Limits,
+    ) -> Result<(Raster, ImageInfo), Error> {
+        guarded(ImageFormat::Avif, || {
+            let (info, parsed) = info(input)?;
+            check_pixels(&info, limits)?;
+            // One thread: the engine runs one image per thread, as for every other format.
+            let mut avif =
+                Avif::from_parsed_avif_data(parsed, &Config { threads: 1 }).map_err(avif_error)?;
+            let image = avif.convert().map_err(avif_error)?;
+            let raster = raster(image);
+            if (raster.width(), raster.height()) != (info.width, info.height) {
+                return Err(Error::Corrupt {
+                    format: ImageFormat::Avif,
+                    message: format!(
+                        "the header gives {}x{} but the image decodes to {}x{}",
+                        info.width,
+                        info.height,
+                        raster.width(),
+                        raster.height()
+                    ),
+                });
+            }
+            Ok((raster, info))
+        })
+    }
+
+    /// 8-bit RGB or RGBA: 16-bit samples (10 and 12 bits come scaled to 16) rounded, grey spread.
+    fn raster(image: Image) -> Raster {
+        let eight = |v: u16| ((u32::from(v) + 128) * 255 / 65535) as u8;
+        let (width, height, layout, pixels): (usize, usize, _, Vec<u8>) = match image {
+            Image::RGB8(i) => (
+                i.width(),
+                i.height(),
+                PixelLayout::Rgb8,
+                i.pixels().flat_map(|p| [p.r, p.g, p.b]).collect(),
+            ),
+            Image::RGBA8(i) => (
+                i.width(),
+                i.height(),
+                PixelLayout::Rgba8,
+                i.pixels().flat_map(|p| [p.r, p.g, p.b, p.a]).collect(),
+            ),
+            Image::RGB16(i) => (
+                i.width(),
+                i.height(),
+                PixelLayout::Rgb8,
+                i.pixels()
+                    .flat_map(|p| [eight(p.r), eight(p.g), eight(p.b)])
+                    .collect(),
+            ),
+            Image::RGBA16(i) => (
+                i.width(),
+                i.height(),
+                PixelLayout::Rgba8,
+                i.pixels()
+                    .flat_map(|p| [eight(p.r), eight(p.g), eight(p.b), eight(p.a)])
+                    .collect(),
+            ),
+            Image::Gray8(i) => (
+                i.width(),
+                i.height(),
+                PixelLayout::Rgb8,
+                i.pixels().flat_map(|v| [v, v, v]).collect(),
+            ),
+            Image::Gray16(i) => (
+                i.width(),
+                i.height(),
+                PixelLayout::Rgb8,
+                i.pixels().flat_map(|v| [eight(v); 3]).collect(),
+            ),
+        };
+        let side = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        Raster::from_parts(side(width), side(height), layout, pixels)
+    }
+
+    fn avif_error(e: aom_decode::Error) -> Error {
+        match e {
+            aom_decode::Error::Unsupported(what) => Error::UnsupportedFormat {
+                reason: format!("avif: {what}"),
+            },
+            other => Error::Corrupt {
+                format: ImageFormat::Avif,
+                message: other.to_string(),
+            },
+        }
+    }
+}
+
+/// Without the `avif-input` feature, AVIF is recognised and refused with the reason.
+#[cfg(not(feature = "avif-input"))]
+mod missing {
+    use super::super::ImageInfo;
+    use crate::raster::Raster;
+    use crate::{Error, Limits};
+
+    fn not_built() -> Error {
+        Error::UnsupportedFormat {
+            reason: "AVIF input needs thumbnail-core's `avif-input` feature (libaom, built with \
+                     cmake), which this build leaves out"
+                .into(),
+        }
+    }
+
+    pub(in crate::decode) fn probe(_: &[u8]) -> Result<ImageInfo, Error> {
+        Err(not_built())
+    }
+
+    pub(in crate::decode) fn decode(_: &[u8], _: &Limits) -> Result<(Raster, ImageInfo), Error> {
+        Err(not_built())
+    }
+}
