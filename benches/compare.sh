@@ -24,7 +24,8 @@ trap 'rm -rf "$out"' EXIT
 shopt -s nullglob nocaseglob
 files=("$dir"/*.jpg "$dir"/*.jpeg "$dir"/*.png)
 heifs=("$dir"/*.heic "$dir"/*.heif "$dir"/*.hif "$dir"/*.avif)
-shopt -u nocaseglob
+# Off again: an unmatched `[Q=80,strip]` in a command below must stay as written.
+shopt -u nocaseglob nullglob
 [ ${#files[@]} -gt 0 ] || [ ${#heifs[@]} -gt 0 ] || { echo "no images in $dir" >&2; exit 2; }
 export VIPS_CONCURRENCY=1
 
@@ -58,12 +59,15 @@ row "cover 256x256, q80" \
 row "contain 1024x1024, q80" \
   "$ours convert -j 1 --size 1024x1024 --fit contain -q 80 --output-dir $out/ours ${files[*]}" \
   "vipsthumbnail ${files[*]} --size 1024x1024 -o '$out/%s.jpg[Q=80,strip]'"
+row "cover 256x256, AVIF q60" \
+  "$ours convert -j 1 --size 256x256 --fit cover -q 60 --format avif --output-dir $out/ours ${files[*]}" \
+  "vipsthumbnail ${files[*]} --size 256x256 --smartcrop centre -o '$out/%s.avif[Q=60,strip]'"
 one=$(mean "$ours convert -j 1 --preset album-art --output-dir $out/ours ${files[*]}")
 five=$(mean "$ours convert -j 1 --preset profile --preset album-art-small --preset album-art --preset preview --size 256x256 --fit cover --output-dir $out/ours ${files[*]}")
 python3 -c 'import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); print(f"five outputs from one decode: {b:.3f} s, one preset: {a:.3f} s, ratio {b/a:.2f}x")' "$one" "$five"
 
 largest=$(ls -S "${files[@]}" | head -1)
-shopt -s nocaseglob; jpegs=("$dir"/*.jpg "$dir"/*.jpeg); shopt -u nocaseglob
+shopt -s nocaseglob nullglob; jpegs=("$dir"/*.jpg "$dir"/*.jpeg); shopt -u nocaseglob nullglob
 largest_jpeg=$largest
 if [ ${#jpegs[@]} -gt 0 ]; then largest_jpeg=$(ls -S "${jpegs[@]}" | head -1); fi
 printf '%s\n' "$largest_jpeg" "$largest" | sort -u | while read -r file; do
