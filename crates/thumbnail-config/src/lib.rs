@@ -158,6 +158,11 @@ settings! {
     concurrency: usize = parse::cores(), parse::at_least_one;
     /// Seconds a received message stays hidden, extended while it is worked on, 1 to 43200 (default 120).
     visibility: Duration = Duration::from_secs(120), parse::seconds(1, 43_200);
+    /// Seconds one message's work may take, 1 to 43200 (default 300): past it the work is
+    /// abandoned and the message released for a retry (on Lambda, the invocation's remaining time
+    /// less a margin bounds it too), so a stalled download or a runaway decode cannot hold a
+    /// message for ever; after `max_receives` tries it is announced and dead-lettered.
+    job_timeout: Duration = Duration::from_secs(300), parse::seconds(1, 43_200);
     /// Address of the worker's `/healthz` and `/metrics` HTTP endpoint, e.g. 127.0.0.1:9100 (default: none).
     metrics_addr: Option<SocketAddr> = None, parse::address;
     /// Seconds the worker gives messages in flight after SIGTERM (default 25, under the 30 s most

@@ -56,6 +56,7 @@
 use aws_lambda_events::sns::SnsEvent;
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -133,11 +134,17 @@ impl<'de> Deserialize<'de> for Invocation {
     }
 }
 
-/// The function: a pipeline, and where permanently failed messages go.
+/// What the function keeps of an invocation's time for answering: past the deadline less this,
+/// work still running is abandoned and its messages listed for a retry.
+pub const DEADLINE_MARGIN: Duration = Duration::from_secs(3);
+
+/// The function: a pipeline, where permanently failed messages go, and how long one message's work
+/// may take.
 #[derive(Debug)]
 pub struct Handler<S, D, N> {
     pipeline: Pipeline<S, D, N>,
     dead_letters: Option<Arc<dyn Queue>>,
+    job_timeout: Duration,
 }
 
 impl<S: ObjectStore, D: ObjectStore, N: Notifier> Handler<S, D, N> {
@@ -147,7 +154,14 @@ impl<S: ObjectStore, D: ObjectStore, N: Notifier> Handler<S, D, N> {
         Handler {
             pipeline,
             dead_letters,
+            job_timeout: Duration::from_secs(300),
         }
+    }
+
+    /// Sets how long one message's work may take (`THUMBNAIL_JOB_TIMEOUT`; 300 s unless set).
+    pub fn with_job_timeout(mut self, job_timeout: Duration) -> Self {
+        self.job_timeout = job_timeout;
+        self
     }
 
     /// The pipeline.
@@ -155,16 +169,49 @@ impl<S: ObjectStore, D: ObjectStore, N: Notifier> Handler<S, D, N> {
         &self.pipeline
     }
 
-    /// Handles an event as JSON: [`Invocation::from_json`], then [`Handler::invoke`].
+    /// Handles an event as JSON: [`Invocation::from_json`], then [`Handler::invoke`], with no
+    /// deadline but the job timeout.
     pub async fn handle(&self, event: Value) -> Result<Value, InvocationError> {
-        self.invoke(Invocation::from_json(event)?).await
+        self.invoke(Invocation::from_json(event)?, None).await
     }
 
     /// Handles one invocation: an SQS batch (answered with `batchItemFailures`), SNS messages or
-    /// an S3 event (answered with `{}`).
-    pub async fn invoke(&self, invocation: Invocation) -> Result<Value, InvocationError> {
+    /// an S3 event (answered with `{}`). By `deadline` (the invocation's, less
+    /// [`DEADLINE_MARGIN`]) the function answers: an SQS message not finished by then, or not
+    /// finished within the job timeout, is listed for a retry; an S3 or SNS invocation fails with
+    /// an error for Lambda to retry.
+    pub async fn invoke(
+        &self,
+        invocation: Invocation,
+        deadline: Option<Instant>,
+    ) -> Result<Value, InvocationError> {
+        let deadline = deadline.map(|d| d.checked_sub(DEADLINE_MARGIN).unwrap_or(d));
         match invocation {
-            Invocation::Sqs(event) => Ok(self.handle_sqs(event).await),
+            Invocation::Sqs(event) => Ok(self.handle_sqs(event, deadline).await),
+            other => {
+                let limit = self.limit(deadline);
+                tokio::time::timeout_at(limit.into(), self.invoke_async(other))
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(InvocationError::Retry(
+                            "the work outlasted the job timeout or the invocation's deadline"
+                                .into(),
+                        ))
+                    })
+            }
+        }
+    }
+
+    /// When the work starting now must end: the job timeout, or the deadline if sooner.
+    fn limit(&self, deadline: Option<Instant>) -> Instant {
+        let job = Instant::now() + self.job_timeout;
+        deadline.map_or(job, |deadline| deadline.min(job))
+    }
+
+    /// An S3 or SNS invocation.
+    async fn invoke_async(&self, invocation: Invocation) -> Result<Value, InvocationError> {
+        match invocation {
+            Invocation::Sqs(_) => unreachable!("SQS batches are handled by handle_sqs"),
             Invocation::Sns(event) => {
                 // Every record is handled before a failure is reported: one bad record must not
                 // keep the others from being made.
@@ -186,11 +233,17 @@ impl<S: ObjectStore, D: ObjectStore, N: Notifier> Handler<S, D, N> {
         }
     }
 
-    /// Each message on its own; the answer lists those to retry.
-    async fn handle_sqs(&self, event: SqsEvent) -> Value {
+    /// Each message on its own; the answer lists those to retry: those an outage got in the way
+    /// of, and those not finished within the job timeout or by the deadline.
+    async fn handle_sqs(&self, event: SqsEvent, deadline: Option<Instant>) -> Value {
         let mut response = SqsBatchResponse::default();
         for message in event.records {
             let id = message.message_id.unwrap_or_default();
+            if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+                tracing::warn!(id = %id, "not started: the invocation's deadline is near");
+                response.add_failure(id);
+                continue;
+            }
             let body = message.body.unwrap_or_default();
             let receive_count = message
                 .attributes
@@ -198,6 +251,7 @@ impl<S: ObjectStore, D: ObjectStore, N: Notifier> Handler<S, D, N> {
                 .and_then(|n| n.parse().ok())
                 .unwrap_or(1);
             let span = tracing::info_span!("message", id = %id, receive_count);
+            let limit = self.limit(deadline);
             let settlement = async {
                 let disposition = self.pipeline.handle(&body, receive_count).await;
                 tracing::info!(?disposition, "settling");
@@ -205,11 +259,19 @@ impl<S: ObjectStore, D: ObjectStore, N: Notifier> Handler<S, D, N> {
                     .settlement(&body, receive_count, self.dead_letters.as_deref())
                     .await
             }
-            .instrument(span)
-            .await;
-            // Abandoned: announced, and it must not poison the queue.
-            if let Settlement::Retry { .. } = settlement {
-                response.add_failure(id);
+            .instrument(span);
+            match tokio::time::timeout_at(limit.into(), settlement).await {
+                // Abandoned: announced, and it must not poison the queue.
+                Ok(Settlement::Delete | Settlement::Abandon { .. }) => {}
+                Ok(Settlement::Retry { .. }) => response.add_failure(id),
+                Err(_) => {
+                    tracing::warn!(
+                        id = %id,
+                        receive_count,
+                        "abandoned: not finished within the job timeout or by the deadline"
+                    );
+                    response.add_failure(id);
+                }
             }
         }
         serde_json::to_value(response).expect("the response serialises")

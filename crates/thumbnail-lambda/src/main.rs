@@ -1,6 +1,8 @@
 //! `thumbnail-lambda`: the parts built from the `THUMBNAIL_*` environment, serving Lambda
 //! invocations. Clients, engines and buffers are made once, at init, and reused.
 
+use std::time::{Instant, SystemTime};
+
 use lambda_runtime::{LambdaEvent, service_fn};
 use thumbnail_config::Settings;
 use thumbnail_lambda::{Handler, Invocation};
@@ -33,13 +35,20 @@ fn main() -> Result<(), lambda_runtime::Error> {
 
 async fn serve() -> Result<(), lambda_runtime::Error> {
     let parts = Parts::connect(Settings::from_env()?).await?;
-    let handler = Handler::new(parts.pipeline().await?, parts.dead_letters().await?);
+    let handler = Handler::new(parts.pipeline().await?, parts.dead_letters().await?)
+        .with_job_timeout(parts.settings().job_timeout);
     tracing::info!(sizing = ?parts.settings().sizing(), "ready");
     let handler = &handler;
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<Invocation>| async move {
+            // Lambda's deadline as a monotonic instant: the work must answer before it.
+            let left = event
+                .context
+                .deadline()
+                .duration_since(SystemTime::now())
+                .unwrap_or_default();
             handler
-                .invoke(event.payload)
+                .invoke(event.payload, Some(Instant::now() + left))
                 .await
                 .map_err(lambda_runtime::Error::from)
         },

@@ -7,11 +7,12 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde_json::{Value, json};
 use thumbnail_core::Presets;
-use thumbnail_lambda::{Handler, InvocationError};
+use thumbnail_lambda::{DEADLINE_MARGIN, Handler, Invocation, InvocationError};
 use thumbnail_notify::{MemoryNotifier, Notification, Notifier, NotifyError};
 use thumbnail_pipeline::{FAILURE_REASON, Pipeline, PipelineConfig};
 use thumbnail_queue::{MemoryQueue, Queue, ReceiveOptions};
-use thumbnail_storage::MemoryStore;
+use thumbnail_storage::conformance::Stalling;
+use thumbnail_storage::{MemoryStore, ObjectStore};
 use thumbnail_tests::{JpegOptions, fixture, jpeg, quadrants};
 
 fn sample(path: &str) -> Value {
@@ -93,7 +94,7 @@ fn photo() -> Vec<u8> {
     jpeg(&quadrants(640, 480), &JpegOptions::default())
 }
 
-fn made(handler: &Handler<MemoryStore, MemoryStore, FlakyNotifier>, key: &str) -> bool {
+fn made<S: ObjectStore>(handler: &Handler<S, MemoryStore, FlakyNotifier>, key: &str) -> bool {
     handler
         .pipeline()
         .dest()
@@ -254,4 +255,78 @@ async fn an_sns_wrapped_event_is_unwrapped() {
     let again = sns_event(&s3_event("aws-object-created", "from sns.jpg"));
     handler.handle(again).await.unwrap();
     assert_eq!(handler.pipeline().notifier().0.published().len(), 1);
+}
+
+/// A batch of ten photos, the `stall`th of which never finishes downloading, over a handler with
+/// `job_timeout`.
+fn stalling_batch(
+    stall: usize,
+    job_timeout: Duration,
+) -> (
+    Handler<Stalling<MemoryStore>, MemoryStore, FlakyNotifier>,
+    Value,
+) {
+    let names: Vec<String> = (0..10)
+        .map(|i| {
+            if i == stall {
+                "stall.jpg".to_owned()
+            } else {
+                format!("p{i}.jpg")
+            }
+        })
+        .collect();
+    let files: Vec<(&str, Vec<u8>)> = names.iter().map(|n| (n.as_str(), photo())).collect();
+    let pipeline = Pipeline::new(
+        Stalling(MemoryStore::with_objects("uploads", &files).unwrap()),
+        MemoryStore::new("thumbnails"),
+        FlakyNotifier::default(),
+        PipelineConfig::new(vec![Presets::builtin().require("profile").unwrap().clone()]),
+        1,
+    );
+    let messages: Vec<(&str, String)> = names
+        .iter()
+        .map(|n| (n.as_str(), s3_event("aws-object-created", n).to_string()))
+        .collect();
+    let handler = Handler::new(pipeline, None).with_job_timeout(job_timeout);
+    (handler, sqs_event(&messages))
+}
+
+/// The nine others are made; the stalled one alone is listed for a retry.
+fn nine_made_one_to_retry(
+    handler: &Handler<Stalling<MemoryStore>, MemoryStore, FlakyNotifier>,
+    answer: &Value,
+) {
+    assert_eq!(
+        answer,
+        &json!({"batchItemFailures": [{"itemIdentifier": "stall.jpg"}]})
+    );
+    let made_count = (0..10)
+        .filter(|i| made(handler, &format!("p{i}/profile.jpg")))
+        .count();
+    assert_eq!(made_count, 9);
+}
+
+#[tokio::test]
+async fn a_message_past_the_job_timeout_is_returned_and_the_batch_goes_on() {
+    let (handler, event) = stalling_batch(4, Duration::from_secs(1));
+    let answer = handler.handle(event).await.unwrap();
+    nine_made_one_to_retry(&handler, &answer);
+}
+
+#[tokio::test]
+async fn the_function_answers_before_its_deadline_with_what_it_could_not_finish() {
+    // The stalled message last, a job timeout far away: only the invocation's deadline stops it.
+    let (handler, event) = stalling_batch(9, Duration::from_secs(300));
+    let started = std::time::Instant::now();
+    let deadline = started + DEADLINE_MARGIN + Duration::from_secs(3);
+    let answer = handler
+        .invoke(Invocation::from_json(event).unwrap(), Some(deadline))
+        .await
+        .unwrap();
+    let answered = started.elapsed();
+    assert!(
+        started + answered < deadline,
+        "answered after {answered:?}, past the deadline"
+    );
+    nine_made_one_to_retry(&handler, &answer);
 }

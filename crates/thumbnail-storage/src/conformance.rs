@@ -260,3 +260,47 @@ pub fn fetch(url: &str) -> Vec<u8> {
         other => panic!("cannot fetch a {other}: URL"),
     }
 }
+
+/// A store whose downloads (`get`) of keys containing `stall` never finish, as a transfer that hangs
+/// mid-body would: for tests of deadlines. Everything else goes to the wrapped store.
+#[derive(Debug)]
+pub struct Stalling<S>(pub S);
+
+#[async_trait::async_trait]
+impl<S: ObjectStore> ObjectStore for Stalling<S> {
+    fn name(&self) -> &str {
+        self.0.name()
+    }
+
+    async fn get(&self, key: &ObjectKey, max_bytes: u64) -> Result<crate::Object, StorageError> {
+        if key.as_str().contains("stall") {
+            std::future::pending::<()>().await;
+        }
+        self.0.get(key, max_bytes).await
+    }
+
+    async fn get_prefix(&self, key: &ObjectKey, len: u64) -> Result<crate::Object, StorageError> {
+        self.0.get_prefix(key, len).await
+    }
+
+    async fn head(&self, key: &ObjectKey) -> Result<Option<crate::ObjectInfo>, StorageError> {
+        self.0.head(key).await
+    }
+
+    async fn put(
+        &self,
+        key: &ObjectKey,
+        bytes: Vec<u8>,
+        options: &PutOptions,
+    ) -> Result<crate::ObjectInfo, StorageError> {
+        self.0.put(key, bytes, options).await
+    }
+
+    async fn preview_url(
+        &self,
+        key: &ObjectKey,
+        expires_in: Duration,
+    ) -> Result<String, StorageError> {
+        self.0.preview_url(key, expires_in).await
+    }
+}

@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use thumbnail_config::Settings;
 use thumbnail_parts::{DynPipeline, Parts};
-use thumbnail_pipeline::settle;
+use thumbnail_pipeline::{Disposition, retry_delay, settle};
 use thumbnail_queue::{Delivery, Queue, ReceiveOptions};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
@@ -36,6 +36,10 @@ pub async fn run(settings: Settings, exit_when_idle: bool) -> Result<()> {
         crate::http::serve(addr, registry, stop.clone()).await?;
     }
     let visibility = settings.visibility;
+    let timing = Timing {
+        visibility,
+        job_timeout: settings.job_timeout,
+    };
     let slots = Arc::new(Semaphore::new(sizing.concurrency));
     let mut tasks = JoinSet::new();
     let mut outage = Outage::default();
@@ -141,7 +145,7 @@ pub async fn run(settings: Settings, exit_when_idle: bool) -> Result<()> {
                         queue.as_ref(),
                         dead_letters.as_deref(),
                         delivery,
-                        visibility,
+                        timing,
                     )
                     .await
                 }
@@ -220,22 +224,50 @@ impl Outage {
     }
 }
 
-/// Handles one delivery, extending its visibility while the work goes on, then settles it.
+/// How long a message is held, and for how long at most it is worked on.
+#[derive(Clone, Copy, Debug)]
+struct Timing {
+    /// The visibility timeout, extended every half of it while the work goes on.
+    visibility: Duration,
+    /// Past this the work is abandoned and the message released for a retry.
+    job_timeout: Duration,
+}
+
+/// Handles one delivery, extending its visibility while the work goes on, then settles it. Work
+/// that outlasts the job timeout is dropped (a decode already running on the engine pool finishes
+/// there, unheard) and the message comes back after the retry delay; on its last receive it is
+/// announced and dead-lettered as `too_many_receives`.
 async fn work(
     pipeline: &DynPipeline,
     queue: &dyn Queue,
     dead_letters: Option<&dyn Queue>,
     delivery: Delivery,
-    visibility: Duration,
+    timing: Timing,
 ) -> Result<()> {
+    let Timing {
+        visibility,
+        job_timeout,
+    } = timing;
     let disposition = {
         let handling = pipeline.handle(&delivery.body, delivery.receive_count);
         tokio::pin!(handling);
+        let deadline = tokio::time::sleep(job_timeout);
+        tokio::pin!(deadline);
         let mut heartbeat = tokio::time::interval(visibility / 2);
         heartbeat.tick().await;
         loop {
             tokio::select! {
                 disposition = &mut handling => break disposition,
+                () = &mut deadline => {
+                    tracing::warn!(
+                        job_timeout_seconds = job_timeout.as_secs(),
+                        receive_count = delivery.receive_count,
+                        "abandoned: the work took longer than the job timeout; the message comes back"
+                    );
+                    break Disposition::Retry {
+                        delay: retry_delay(delivery.receive_count),
+                    };
+                }
                 _ = heartbeat.tick() => {
                     if let Err(e) = queue.extend(&delivery, visibility).await {
                         tracing::warn!(error = %e, "could not extend the visibility");
@@ -272,6 +304,47 @@ async fn shutdown_signal() {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use thumbnail_notify::MemoryNotifier;
+    use thumbnail_pipeline::{Pipeline, PipelineConfig};
+    use thumbnail_queue::{MemoryQueue, OutgoingMessage};
+    use thumbnail_storage::MemoryStore;
+    use thumbnail_storage::conformance::Stalling;
+
+    #[tokio::test(start_paused = true)]
+    async fn work_past_the_job_timeout_is_abandoned_and_its_message_released() {
+        let uploads = MemoryStore::with_objects("uploads", &[("stall.jpg", vec![0xFF, 0xD8])]);
+        let pipeline: DynPipeline = Pipeline::new(
+            Box::new(Stalling(uploads.unwrap())),
+            Box::new(MemoryStore::new("thumbnails")),
+            Box::new(MemoryNotifier::new()),
+            PipelineConfig::new(thumbnail_config::Settings::default().presets),
+            1,
+        );
+        let queue = MemoryQueue::new("jobs");
+        let event = r#"{"Records":[{"eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"uploads"},"object":{"key":"stall.jpg"}}}]}"#;
+        queue.send(OutgoingMessage::new(event)).await.unwrap();
+        let options = ReceiveOptions {
+            max_messages: 1,
+            wait: Duration::ZERO,
+            visibility: Duration::from_secs(30),
+        };
+        let delivery = queue.receive(&options).await.unwrap().remove(0);
+        let timing = Timing {
+            visibility: Duration::from_secs(30),
+            job_timeout: Duration::from_secs(90),
+        };
+        let start = tokio::time::Instant::now();
+        work(&pipeline, &queue, None, delivery, timing)
+            .await
+            .unwrap();
+        // Given up at the job timeout (the download never ends), after extending the message's
+        // visibility meanwhile; nothing made, the message kept, hidden for its retry delay.
+        assert_eq!(start.elapsed(), Duration::from_secs(90));
+        let made = thumbnail_storage::ObjectKey::new("stall/profile.jpg").unwrap();
+        assert!(!pipeline.dest().exists(&made).await.unwrap());
+        let depth = queue.depth().await.unwrap();
+        assert_eq!((depth.visible, depth.total()), (0, 1), "{depth:?}");
+    }
 
     #[tokio::test(start_paused = true)]
     async fn the_grace_period_bounds_the_wait_for_work_in_flight() {
