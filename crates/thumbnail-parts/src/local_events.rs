@@ -5,8 +5,12 @@
 //! announced. Files added while the worker was down are therefore announced at its next start, and an
 //! unchanged file is not announced twice. The ledger is written after the messages: a crash between
 //! the two announces a file again, which the pipeline's idempotence absorbs.
+//!
+//! A folder or file inside the bucket that cannot be read (its permissions, a disk error) is logged
+//! once and skipped, so one bad folder never stops the others' uploads; only an unreadable bucket
+//! folder stops a scan.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
@@ -62,6 +66,8 @@ pub struct LocalEvents {
     root: PathBuf,
     ledger_path: PathBuf,
     ledger: BTreeMap<String, (u64, u128)>,
+    /// What the last scan could not read, so each is logged once, not at every scan.
+    unreadable: BTreeSet<PathBuf>,
 }
 
 impl LocalEvents {
@@ -82,13 +88,21 @@ impl LocalEvents {
             root: root.to_owned(),
             ledger_path,
             ledger,
+            unreadable: BTreeSet::new(),
         })
     }
 
     /// Sends an event for every file that is new or changed since the last scan; returns how many.
     pub async fn scan(&mut self, queue: &dyn Queue) -> Result<usize> {
         let mut found = Vec::new();
-        walk(&self.root, &self.root, &mut found)?;
+        let mut unreadable = BTreeMap::new();
+        walk(&self.root, &self.root, &mut found, &mut unreadable)?;
+        for (path, error) in &unreadable {
+            if !self.unreadable.contains(path) {
+                tracing::warn!(path = %path.display(), %error, "skipped: cannot be read");
+            }
+        }
+        self.unreadable = unreadable.into_keys().collect();
         let mut sent = 0;
         for (key, stamp) in found {
             if self.ledger.get(&key) == Some(&stamp) {
@@ -115,22 +129,44 @@ impl LocalEvents {
 }
 
 /// The files under `dir` as (key, (size, modified nanoseconds)); hidden entries (temporary files,
-/// the store's metadata folder) are skipped.
-fn walk(root: &Path, dir: &Path, found: &mut Vec<(String, (u64, u128))>) -> Result<()> {
+/// the store's metadata folder) are skipped, and so is what cannot be read below the root, which
+/// goes to `unreadable` with the reason.
+fn walk(
+    root: &Path,
+    dir: &Path,
+    found: &mut Vec<(String, (u64, u128))>,
+    unreadable: &mut BTreeMap<PathBuf, std::io::Error>,
+) -> Result<()> {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(io(dir)(e)),
+        Err(e) if dir == root => return Err(io(dir)(e)),
+        Err(e) => {
+            unreadable.insert(dir.to_owned(), e);
+            return Ok(());
+        }
     };
     for entry in entries {
-        let entry = entry.map_err(io(dir))?;
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(e) => {
+                unreadable.insert(dir.to_owned(), e);
+                continue;
+            }
+        };
         if entry.file_name().to_string_lossy().starts_with('.') {
             continue;
         }
         let path = entry.path();
-        let metadata = entry.metadata().map_err(io(&path))?;
+        let metadata = match entry.metadata() {
+            Ok(metadata) => metadata,
+            Err(e) => {
+                unreadable.insert(path, e);
+                continue;
+            }
+        };
         if metadata.is_dir() {
-            walk(root, &path, found)?;
+            walk(root, &path, found, unreadable)?;
         } else if metadata.is_file() {
             let relative = path.strip_prefix(root).expect("walked from the root");
             let key = relative
@@ -140,8 +176,8 @@ fn walk(root: &Path, dir: &Path, found: &mut Vec<(String, (u64, u128))>) -> Resu
                 .join("/");
             let modified = metadata
                 .modified()
-                .map_err(io(&path))?
-                .duration_since(UNIX_EPOCH)
+                .ok()
+                .and_then(|time| time.duration_since(UNIX_EPOCH).ok())
                 .map_or(0, |d| d.as_nanos());
             found.push((key, (metadata.len(), modified)));
         }

@@ -145,40 +145,47 @@ impl S3Store {
             .send()
             .await
             .map_err(|e| self.error("get", key, classify(&e)))?;
-        let length = output.content_length().unwrap_or(0).max(0) as u64;
-        if length > max_bytes {
-            return Err(StorageError::TooLarge {
-                store: format!("s3://{}", self.bucket),
-                key: key.to_string(),
-                size: length,
-                limit: max_bytes,
-            });
-        }
-        // A ranged answer names the whole size after the slash: `bytes 0-1023/52133`.
-        let size = output
-            .content_range()
-            .and_then(|r| r.rsplit_once('/')?.1.parse().ok())
-            .unwrap_or(length);
-        let info = ObjectInfo {
-            key: key.clone(),
+        let too_large = |size| StorageError::TooLarge {
+            store: format!("s3://{}", self.bucket),
+            key: key.to_string(),
             size,
+            limit: max_bytes,
+        };
+        // Refused from the header when it gives the length; a response without one (chunked, as
+        // some S3-compatible servers and proxies send) is counted as it arrives instead.
+        let length = output.content_length().and_then(|n| u64::try_from(n).ok());
+        if let Some(length) = length.filter(|&length| length > max_bytes) {
+            return Err(too_large(length));
+        }
+        let mut info = ObjectInfo {
+            key: key.clone(),
+            size: 0,
             content_type: output.content_type().map(str::to_owned),
             cache_control: output.cache_control().map(str::to_owned),
             etag: unquote(output.e_tag()),
             version: output.version_id().map(str::to_owned),
             metadata: metadata(output.metadata()),
         };
-        let bytes = output
-            .body
-            .collect()
-            .await
-            .map_err(|e| StorageError::Transient {
-                operation: "get",
-                store: format!("s3://{}", self.bucket),
-                key: key.to_string(),
-                message: format!("the download broke off: {e}"),
-            })?
-            .to_vec();
+        // A ranged answer names the whole size after the slash: `bytes 0-1023/52133`.
+        let whole = output
+            .content_range()
+            .and_then(|r| r.rsplit_once('/')?.1.parse().ok());
+        let broke_off = |e: &dyn std::fmt::Display| StorageError::Transient {
+            operation: "get",
+            store: format!("s3://{}", self.bucket),
+            key: key.to_string(),
+            message: format!("the download broke off: {e}"),
+        };
+        let mut body = output.body;
+        let mut bytes = Vec::with_capacity(length.unwrap_or(0).min(max_bytes) as usize);
+        while let Some(chunk) = body.try_next().await.map_err(|e| broke_off(&e))? {
+            let read = bytes.len() as u64 + chunk.len() as u64;
+            if read > max_bytes {
+                return Err(too_large(read));
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        info.size = whole.or(length).unwrap_or(bytes.len() as u64);
         Ok(Object { info, bytes })
     }
 }

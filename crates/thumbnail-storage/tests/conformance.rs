@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use thumbnail_storage::{
-    LocalStore, MemoryStore, ObjectKey, ObjectStore, PutOptions, S3Store, conformance,
+    LocalStore, MemoryStore, ObjectKey, ObjectStore, PutOptions, S3Store, StorageError, conformance,
 };
 
 #[tokio::test]
@@ -98,4 +98,61 @@ async fn s3_unreachable_endpoint_is_retryable() {
         .await
         .unwrap_err();
     assert!(error.is_retryable(), "{error:?}");
+}
+
+/// An S3-compatible server that answers every GET with a chunked body and no `Content-Length`
+/// (as some servers and proxies do): 3000 bytes in three chunks. Serves `requests` connections.
+fn chunked_server(requests: usize) -> u16 {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(requests) {
+            let mut stream = stream.unwrap();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            while reader.read_line(&mut line).unwrap() > 0 && line != "\r\n" {
+                line.clear();
+            }
+            let mut response = b"HTTP/1.1 200 OK\r\nETag: \"abc\"\r\nContent-Type: image/jpeg\r\n\
+                Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+                .to_vec();
+            for _ in 0..3 {
+                response.extend_from_slice(b"3e8\r\n");
+                response.extend_from_slice(&[7u8; 1000]);
+                response.extend_from_slice(b"\r\n");
+            }
+            response.extend_from_slice(b"0\r\n\r\n");
+            // The client may hang up first (on a refusal): not this server's failure.
+            let _ = stream.write_all(&response);
+        }
+    });
+    port
+}
+
+#[tokio::test]
+async fn s3_body_without_content_length_is_counted_against_the_limit() {
+    use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
+    let port = chunked_server(2);
+    let config = aws_sdk_s3::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("eu-west-3"))
+        .credentials_provider(Credentials::new("id", "secret", None, None, "test"))
+        .endpoint_url(format!("http://127.0.0.1:{port}"))
+        .force_path_style(true)
+        .build();
+    let store = S3Store::from_client(aws_sdk_s3::Client::from_conf(config), "chunked");
+    let key = ObjectKey::new("photo.jpg").unwrap();
+    match store.get(&key, 1500).await {
+        Err(StorageError::TooLarge { size, limit, .. }) => {
+            assert_eq!(limit, 1500);
+            assert!(size > 1500, "{size}");
+        }
+        other => panic!(
+            "a 3000-byte body read under a 1500-byte limit: {:?}",
+            other.map(|object| object.bytes.len())
+        ),
+    }
+    let object = store.get(&key, 10_000).await.unwrap();
+    assert_eq!((object.bytes.len(), object.info.size), (3000, 3000));
 }

@@ -377,3 +377,69 @@ fn dead_letters_are_listed_with_their_reason_and_redriven_once_fixed() {
         "{status}"
     );
 }
+
+/// A folder in the source bucket the worker cannot read (its permissions) is logged and skipped;
+/// the other uploads are made. As root, which permissions do not stop, the worker runs as `nobody`
+/// (setpriv, from util-linux).
+#[test]
+fn an_unreadable_folder_in_the_bucket_is_skipped_not_fatal() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = Scratch::new("unreadable");
+    let uploads = dir.data().join("buckets/uploads");
+    for (folder, name) in [("ok", "a.jpg"), ("locked", "b.jpg")] {
+        std::fs::create_dir_all(uploads.join(folder)).unwrap();
+        std::fs::write(uploads.join(folder).join(name), photo(400, 300)).unwrap();
+    }
+    // Everything open to the worker's user, but the locked folder.
+    let open = |path: &std::path::Path, mode| {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap()
+    };
+    for path in [&dir.0, &dir.data(), &dir.data().join("buckets"), &uploads] {
+        open(path, 0o777);
+    }
+    open(&uploads.join("ok"), 0o777);
+    open(&uploads.join("locked"), 0o000);
+    let as_root =
+        std::fs::metadata("/proc/self").is_ok_and(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0);
+    let mut command = if as_root {
+        let mut setpriv = Command::new("setpriv");
+        setpriv.args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            env!("CARGO_BIN_EXE_thumbnail-worker"),
+        ]);
+        setpriv
+    } else {
+        Command::new(env!("CARGO_BIN_EXE_thumbnail-worker"))
+    };
+    let mut worker = command
+        .args(["run", "--exit-when-idle"])
+        .env("THUMBNAIL_LOCAL_DIR", dir.data())
+        .env("THUMBNAIL_PRESETS", "profile")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = worker.try_wait().unwrap() {
+            break status;
+        }
+        if start.elapsed() > Duration::from_secs(60) {
+            worker.kill().unwrap();
+            panic!("the worker did not finish: a scan error stalled it");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(worker.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    open(&uploads.join("locked"), 0o755);
+    assert!(status.success(), "{status:?}: {stderr}");
+    assert_eq!(size_of(&dir.thumbnail("ok/a/profile.jpg")), (128, 128));
+    assert!(!dir.thumbnail("locked/b").exists());
+    assert!(
+        stderr.contains("skipped: cannot be read") && stderr.contains("locked"),
+        "{stderr}"
+    );
+}
