@@ -23,7 +23,7 @@
 //! use thumbnail_pipeline::{Pipeline, PipelineConfig};
 //! use thumbnail_storage::{MemoryStore, ObjectKey, ObjectStore, PutOptions};
 //!
-//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
 //! let uploads = MemoryStore::new("uploads");
 //! let mut png = Vec::new();
 //! image::RgbImage::from_pixel(640, 480, image::Rgb([20, 90, 200]))
@@ -134,8 +134,9 @@ impl<'de> Deserialize<'de> for Invocation {
     }
 }
 
-/// What the function keeps of an invocation's time for answering: past the deadline less this,
-/// work still running is abandoned and its messages listed for a retry.
+/// What the function keeps of an invocation's time for answering (or a tenth of the time, when
+/// that is less): past the deadline less this, work still running is abandoned and its messages
+/// listed for a retry.
 pub const DEADLINE_MARGIN: Duration = Duration::from_secs(3);
 
 /// The function: a pipeline, where permanently failed messages go, and how long one message's work
@@ -177,7 +178,7 @@ impl<S: ObjectStore, D: ObjectStore, N: Notifier> Handler<S, D, N> {
 
     /// Handles one invocation: an SQS batch (answered with `batchItemFailures`), SNS messages or
     /// an S3 event (answered with `{}`). By `deadline` (the invocation's, less
-    /// [`DEADLINE_MARGIN`]) the function answers: an SQS message not finished by then, or not
+    /// [`DEADLINE_MARGIN`] or a tenth of the time left) the function answers: an SQS message not finished by then, or not
     /// finished within the job timeout, is listed for a retry; an S3 or SNS invocation fails with
     /// an error for Lambda to retry.
     pub async fn invoke(
@@ -185,7 +186,10 @@ impl<S: ObjectStore, D: ObjectStore, N: Notifier> Handler<S, D, N> {
         invocation: Invocation,
         deadline: Option<Instant>,
     ) -> Result<Value, InvocationError> {
-        let deadline = deadline.map(|d| d.checked_sub(DEADLINE_MARGIN).unwrap_or(d));
+        let deadline = deadline.map(|deadline| {
+            let left = deadline.saturating_duration_since(Instant::now());
+            deadline - DEADLINE_MARGIN.min(left / 10)
+        });
         match invocation {
             Invocation::Sqs(event) => Ok(self.handle_sqs(event, deadline).await),
             other => {

@@ -41,14 +41,18 @@ async fn serve() -> Result<(), lambda_runtime::Error> {
     let handler = &handler;
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<Invocation>| async move {
-            // Lambda's deadline as a monotonic instant: the work must answer before it.
-            let left = event
+            // Lambda's deadline as a monotonic instant. One already past is none a real Lambda
+            // gives: local emulators put a duration there (cargo lambda: 600000); the job timeout
+            // alone bounds the work then.
+            let deadline = event
                 .context
                 .deadline()
                 .duration_since(SystemTime::now())
-                .unwrap_or_default();
+                .ok()
+                .filter(|left| !left.is_zero())
+                .map(|left| Instant::now() + left);
             handler
-                .invoke(event.payload, Some(Instant::now() + left))
+                .invoke(event.payload, deadline)
                 .await
                 .map_err(lambda_runtime::Error::from)
         },
