@@ -13,7 +13,7 @@ mod decoder {
     use aom_decode::Config;
     use aom_decode::avif::{Avif, Image};
 
-    use super::super::{ImageInfo, check_pixels, guarded};
+    use super::super::{ImageInfo, check_pixels, guarded, sized_raster};
     use crate::raster::{PixelLayout, Raster};
     use crate::{Error, ImageFormat, Limits};
 
@@ -47,25 +47,15 @@ mod decoder {
             let mut avif =
                 Avif::from_parsed_avif_data(parsed, &Config { threads: 1 }).map_err(avif_error)?;
             let image = avif.convert().map_err(avif_error)?;
-            let raster = raster(image);
-            if (raster.width(), raster.height()) != (info.width, info.height) {
-                return Err(Error::Corrupt {
-                    format: ImageFormat::Avif,
-                    message: format!(
-                        "the header gives {}x{} but the image decodes to {}x{}",
-                        info.width,
-                        info.height,
-                        raster.width(),
-                        raster.height()
-                    ),
-                });
-            }
+            let (size, layout, pixels) = eight_bit(image);
+            let raster = sized_raster(&info, size, layout, pixels)?;
             Ok((raster, info))
         })
     }
 
-    /// 8-bit RGB or RGBA: 16-bit samples (10 and 12 bits come scaled to 16) rounded, grey spread.
-    fn raster(image: Image) -> Raster {
+    /// 8-bit RGB or RGBA pixels and their size: 16-bit samples (10 and 12 bits come scaled to 16)
+    /// rounded, grey spread.
+    fn eight_bit(image: Image) -> ((usize, usize), PixelLayout, Vec<u8>) {
         let eight = |v: u16| ((u32::from(v) + 128) * 255 / 65535) as u8;
         let (width, height, layout, pixels): (usize, usize, _, Vec<u8>) = match image {
             Image::RGB8(i) => (
@@ -109,8 +99,7 @@ mod decoder {
                 i.pixels().flat_map(|v| [eight(v); 3]).collect(),
             ),
         };
-        let side = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
-        Raster::from_parts(side(width), side(height), layout, pixels)
+        ((width, height), layout, pixels)
     }
 
     fn avif_error(e: aom_decode::Error) -> Error {

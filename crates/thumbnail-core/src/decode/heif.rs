@@ -10,7 +10,7 @@ pub(super) use missing::{decode, probe};
 
 #[cfg(feature = "heic")]
 mod decoder {
-    use super::super::{ImageInfo, check_pixels, guarded};
+    use super::super::{ImageInfo, check_pixels, guarded, sized_raster};
     use crate::raster::{PixelLayout, Raster};
     use crate::{Error, ImageFormat, Limits};
 
@@ -47,16 +47,7 @@ mod decoder {
                 let rgb = image.to_rgb8().map_err(heif_error)?;
                 (rgb.width, rgb.height, PixelLayout::Rgb8, rgb.data)
             };
-            if (width, height) != (info.width as usize, info.height as usize) {
-                return Err(Error::Corrupt {
-                    format: ImageFormat::Heif,
-                    message: format!(
-                        "the header gives {}x{} but the image decodes to {width}x{height}",
-                        info.width, info.height
-                    ),
-                });
-            }
-            let mut raster = Raster::from_parts(info.width, info.height, layout, pixels);
+            let mut raster = sized_raster(&info, (width, height), layout, pixels)?;
             if let Some(icc) = &image.metadata.icc_profile {
                 crate::color::to_srgb(&mut raster, icc);
             }

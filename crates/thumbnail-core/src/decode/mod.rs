@@ -106,6 +106,27 @@ fn check_pixels(info: &ImageInfo, limits: &Limits) -> Result<(), Error> {
     Ok(())
 }
 
+/// Pixels a decoder gave, as a raster, refused as `Corrupt` unless they have the size the header
+/// gave: the limits and the memory estimate were checked on the header.
+#[cfg(any(feature = "heic", feature = "avif-input"))]
+fn sized_raster(
+    info: &ImageInfo,
+    (width, height): (usize, usize),
+    layout: PixelLayout,
+    pixels: Vec<u8>,
+) -> Result<Raster, Error> {
+    if (width, height) != (info.width as usize, info.height as usize) {
+        return Err(Error::Corrupt {
+            format: info.format,
+            message: format!(
+                "the header gives {}x{} but the image decodes to {width}x{height}",
+                info.width, info.height
+            ),
+        });
+    }
+    Ok(Raster::from_parts(info.width, info.height, layout, pixels))
+}
+
 /// Decoders are not supposed to panic; should one do so on hostile input, that image fails alone
 /// instead of the process.
 fn guarded<T>(format: ImageFormat, work: impl FnOnce() -> Result<T, Error>) -> Result<T, Error> {
