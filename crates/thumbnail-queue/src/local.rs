@@ -4,14 +4,19 @@
 //! holding the body, attributes, receive count and the time it becomes visible. Every change is made
 //! under an exclusive lock on `ROOT/lock` (so several processes can share a spool) and written to a
 //! temporary file, flushed to disk, then renamed over the old one. A process killed at any point,
-//! even by `kill -9`, leaves each message either as it was or as it became; a message it had received
-//! but not acknowledged becomes visible again when its visibility timeout passes, also after a
-//! restart, since times are wall-clock.
+//! even by `kill -9`, leaves each message either as it was or as it became.
+//!
+//! A message received but not acknowledged comes back when its visibility timeout passes (times are
+//! wall-clock, so also after a restart), or at once when the process that received it has died: each
+//! open queue holds an exclusive lock on its own file in `ROOT/holders/`, a delivered message names
+//! that file, and the OS releases the lock of a dead process, so the next receive can tell a dead
+//! holder from a slow one without waiting out the timeout.
 //!
 //! Why files and not an embedded database: no dependency, no server, and a spool a person can inspect
 //! with `ls` and `cat`. The price is a folder scan per receive, fine for the volumes of a laptop or a
 //! single machine; a busy deployment uses SQS.
 
+use std::collections::HashMap;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -35,27 +40,61 @@ struct Spool {
     messages: PathBuf,
     unreadable: PathBuf,
     lock: PathBuf,
+    holders: PathBuf,
+    /// This queue's holder name, and its file, locked for as long as the queue is open.
+    holder: String,
+    _holder_lock: std::fs::File,
+}
+
+impl Drop for Spool {
+    fn drop(&mut self) {
+        // Tidiness only: a file left by a crash is removed by whoever finds its holder dead.
+        let _ = std::fs::remove_file(self.holder_path(&self.holder));
+    }
 }
 
 /// What a change to a delivered record does.
 enum Change {
     Delete,
-    HideFor(Duration),
+    /// Released: visible after the delay, held by nobody.
+    Release(Duration),
+    /// Extended: still held, hidden for this long from now.
+    Extend(Duration),
 }
 
 impl LocalQueue {
     /// Opens (creating if needed) the queue in `root`.
     pub fn open(root: impl AsRef<Path>) -> Result<Self, QueueError> {
+        static OPENED: AtomicU64 = AtomicU64::new(0);
         let root = root.as_ref();
-        let spool = Spool {
-            name: root.display().to_string(),
-            messages: root.join("messages"),
-            unreadable: root.join("unreadable"),
-            lock: root.join("lock"),
+        let name = root.display().to_string();
+        let failed = |e: io::Error| QueueError::Permanent {
+            operation: "open",
+            queue: name.clone(),
+            message: e.to_string(),
         };
-        std::fs::create_dir_all(&spool.messages).map_err(|e| spool.error("open", e))?;
+        let (messages, holders) = (root.join("messages"), root.join("holders"));
+        std::fs::create_dir_all(&messages).map_err(failed)?;
+        std::fs::create_dir_all(&holders).map_err(failed)?;
+        let holder = format!(
+            "{}-{}-{}",
+            std::process::id(),
+            now_ms(),
+            OPENED.fetch_add(1, Ordering::Relaxed)
+        );
+        let holder_lock = std::fs::File::create(holders.join(format!("{holder}.lock")))
+            .and_then(|file| file.try_lock().map_err(io::Error::from).map(|()| file))
+            .map_err(failed)?;
         Ok(LocalQueue {
-            spool: Arc::new(spool),
+            spool: Arc::new(Spool {
+                name: name.clone(),
+                messages,
+                unreadable: root.join("unreadable"),
+                lock: root.join("lock"),
+                holders,
+                holder,
+                _holder_lock: holder_lock,
+            }),
         })
     }
 
@@ -97,8 +136,12 @@ impl LocalQueue {
                 }
                 match change {
                     Change::Delete => std::fs::remove_file(&path)?,
-                    Change::HideFor(duration) => {
-                        record.hide_for(duration);
+                    Change::Release(delay) => {
+                        record.release(delay);
+                        spool.write(&record)?;
+                    }
+                    Change::Extend(visibility) => {
+                        record.hide_for(visibility);
                         spool.write(&record)?;
                     }
                 }
@@ -154,6 +197,40 @@ impl Spool {
         self.messages.join(format!("{id}.json"))
     }
 
+    fn holder_path(&self, holder: &str) -> PathBuf {
+        self.holders.join(format!("{holder}.lock"))
+    }
+
+    /// Whether `record` can be received at `now`: visible, or hidden by a delivery whose holder has
+    /// died. `alive` remembers which holders were found alive during one pass over the spool.
+    fn available(&self, record: &Record, now: u64, alive: &mut HashMap<String, bool>) -> bool {
+        if record.is_visible(now) {
+            return true;
+        }
+        let Some(holder) = &record.holder else {
+            return false;
+        };
+        if *holder == self.holder {
+            return false;
+        }
+        let is_alive = *alive.entry(holder.clone()).or_insert_with(|| {
+            let path = self.holder_path(holder);
+            match std::fs::File::open(&path) {
+                // Someone else holds the lock: that process is running.
+                Ok(file) => match file.try_lock() {
+                    Err(std::fs::TryLockError::WouldBlock) => true,
+                    Err(std::fs::TryLockError::Error(_)) => true,
+                    Ok(()) => {
+                        let _ = std::fs::remove_file(&path);
+                        false
+                    }
+                },
+                Err(e) => e.kind() != io::ErrorKind::NotFound,
+            }
+        });
+        !is_alive
+    }
+
     fn read(&self, path: &Path) -> io::Result<Record> {
         let bytes = std::fs::read(path)?;
         serde_json::from_slice(&bytes).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
@@ -186,6 +263,7 @@ impl Spool {
 
     fn take(&self, options: &ReceiveOptions) -> io::Result<Vec<Delivery>> {
         let now = now_ms();
+        let mut alive = HashMap::new();
         let mut deliveries = Vec::new();
         for path in self.list()? {
             if deliveries.len() == options.max_messages {
@@ -204,8 +282,9 @@ impl Spool {
                 }
                 Err(e) => return Err(e),
             };
-            if record.is_visible(now) {
+            if self.available(&record, now, &mut alive) {
                 deliveries.push(record.deliver(now, options.visibility));
+                record.holder = Some(self.holder.clone());
                 self.write(&record)?;
             }
         }
@@ -246,22 +325,26 @@ impl Queue for LocalQueue {
     }
 
     async fn release(&self, delivery: Delivery, delay: Duration) -> Result<(), QueueError> {
-        self.change("release", &delivery, Change::HideFor(delay))
+        self.change("release", &delivery, Change::Release(delay))
             .await
     }
 
     async fn extend(&self, delivery: &Delivery, visibility: Duration) -> Result<(), QueueError> {
-        self.change("extend", delivery, Change::HideFor(visibility))
+        self.change("extend", delivery, Change::Extend(visibility))
             .await
     }
 
     async fn depth(&self) -> Result<Depth, QueueError> {
         self.run("depth", |spool| {
             let now = now_ms();
+            let mut alive = HashMap::new();
             let mut depth = Depth::default();
             for path in spool.list()? {
                 match spool.read(&path) {
-                    Ok(record) => record.count_in(&mut depth, now),
+                    // A dead holder's message is as good as visible: the next receive takes it.
+                    Ok(record) => {
+                        record.count_as(&mut depth, spool.available(&record, now, &mut alive))
+                    }
                     // Set aside by the next receive; not a message of the queue's any more.
                     Err(e) if e.kind() == io::ErrorKind::InvalidData => {}
                     // Acknowledged since the listing.

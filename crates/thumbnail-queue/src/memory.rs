@@ -104,7 +104,7 @@ impl Queue for MemoryQueue {
     }
 
     async fn release(&self, delivery: Delivery, delay: Duration) -> Result<(), QueueError> {
-        self.update(&delivery, false, |records, i| records[i].hide_for(delay))
+        self.update(&delivery, false, |records, i| records[i].release(delay))
     }
 
     async fn extend(&self, delivery: &Delivery, visibility: Duration) -> Result<(), QueueError> {

@@ -18,6 +18,10 @@ pub(crate) struct Record {
     /// Zero in spools written before it was recorded.
     #[serde(default)]
     pub sent_at_ms: u64,
+    /// Who holds the latest delivery, where the queue can tell whether that holder is still alive
+    /// (the local queue: a process); `None` once released, and in spools written before holders.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holder: Option<String>,
 }
 
 pub(crate) fn now_ms() -> u64 {
@@ -39,6 +43,7 @@ impl Record {
             receive_count: 0,
             visible_at_ms: now_ms() + ms(message.delay),
             sent_at_ms: now_ms(),
+            holder: None,
         }
     }
 
@@ -49,7 +54,12 @@ impl Record {
     /// Counts this record in `depth` by its state at `now`: hidden after a receive is in flight,
     /// hidden before any is delayed.
     pub fn count_in(&self, depth: &mut Depth, now: u64) {
-        match (self.is_visible(now), self.receive_count) {
+        self.count_as(depth, self.is_visible(now));
+    }
+
+    /// Counts this record in `depth`, visible or not as the caller found it.
+    pub fn count_as(&self, depth: &mut Depth, visible: bool) {
+        match (visible, self.receive_count) {
             (true, _) => depth.visible += 1,
             (false, 0) => depth.delayed += 1,
             (false, _) => depth.in_flight += 1,
@@ -79,6 +89,12 @@ impl Record {
     /// Hides (or shows, with zero) the record from now on for `duration`.
     pub fn hide_for(&mut self, duration: Duration) {
         self.visible_at_ms = now_ms() + ms(duration);
+    }
+
+    /// Gives the record back, visible after `delay`: nobody holds it any more.
+    pub fn release(&mut self, delay: Duration) {
+        self.hide_for(delay);
+        self.holder = None;
     }
 }
 

@@ -1,5 +1,6 @@
 //! The local queue survives `kill -9`: a message received by a process that is killed before
-//! acknowledging it comes back, to a new process, once its visibility timeout has passed.
+//! acknowledging it comes back to another process at once, without waiting out its visibility
+//! timeout, while a message held by a live process stays hidden.
 //!
 //! The test runs this same test binary again as the child, selecting `child_holds_a_message`, which
 //! does nothing unless `TEST_THUMBNAIL_QUEUE_CHILD_SPOOL` names the spool to use.
@@ -21,7 +22,7 @@ async fn child_holds_a_message() {
     let options = ReceiveOptions {
         max_messages: 1,
         wait: Duration::from_secs(5),
-        visibility: Duration::from_secs(2),
+        visibility: Duration::from_secs(600),
     };
     let delivery = queue.receive(&options).await.unwrap().remove(0);
     println!("HOLDING {}", delivery.id);
@@ -55,10 +56,8 @@ async fn a_message_held_by_a_killed_process_comes_back() {
         .find_map(|l| l.split_once("HOLDING ").map(|(_, id)| id.to_owned()))
         .expect("the child reports the message it holds");
     assert_eq!(held, id);
-    child.kill().unwrap(); // SIGKILL: no destructor, no cleanup
-    child.wait().unwrap();
 
-    // A new process (here: a new handle on the same folder) sees nothing while the visibility runs...
+    // Another process (here: another handle on the same folder) sees nothing while the holder lives...
     let reopened = LocalQueue::open(&spool).unwrap();
     let now = ReceiveOptions {
         max_messages: 10,
@@ -67,14 +66,16 @@ async fn a_message_held_by_a_killed_process_comes_back() {
     };
     assert!(
         reopened.receive(&now).await.unwrap().is_empty(),
-        "still invisible right after the kill"
+        "hidden while its holder runs"
     );
-    // ...and gets it back once it has passed.
-    let later = ReceiveOptions {
-        wait: Duration::from_secs(5),
-        ..now
-    };
-    let mut back = reopened.receive(&later).await.unwrap();
+    assert_eq!(reopened.depth().await.unwrap().in_flight, 1);
+
+    child.kill().unwrap(); // SIGKILL: no destructor, no cleanup
+    child.wait().unwrap();
+
+    // ...and gets it back at once when the holder is dead, 600 s of visibility notwithstanding.
+    assert_eq!(reopened.depth().await.unwrap().visible, 1);
+    let mut back = reopened.receive(&now).await.unwrap();
     assert_eq!(back.len(), 1);
     assert_eq!(
         (
@@ -108,5 +109,42 @@ async fn a_stale_delivery_cannot_delete_a_redelivered_message() {
         Err(thumbnail_queue::QueueError::StaleReceipt { .. })
     ));
     queue.ack(new).await.unwrap();
+    std::fs::remove_dir_all(spool).unwrap();
+}
+
+#[tokio::test]
+async fn a_closed_handle_gives_its_deliveries_back_but_not_its_releases() {
+    let spool = std::env::temp_dir().join(format!("thumbnail-queue-closed-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&spool);
+    let first = LocalQueue::open(&spool).unwrap();
+    first.send(OutgoingMessage::new("held")).await.unwrap();
+    first.send(OutgoingMessage::new("delayed")).await.unwrap();
+    let long = ReceiveOptions {
+        max_messages: 10,
+        wait: Duration::ZERO,
+        visibility: Duration::from_secs(600),
+    };
+    let mut taken = first.receive(&long).await.unwrap();
+    assert_eq!(taken.len(), 2);
+    let delayed = taken.pop().unwrap();
+    assert_eq!(delayed.body, "delayed");
+    // A retry delay is the queue's to keep, whoever released the message.
+    first
+        .release(delayed, Duration::from_secs(600))
+        .await
+        .unwrap();
+
+    let second = LocalQueue::open(&spool).unwrap();
+    assert!(second.receive(&long).await.unwrap().is_empty());
+    drop(first);
+    let back = second.receive(&long).await.unwrap();
+    assert_eq!(
+        back.iter().map(|d| d.body.as_str()).collect::<Vec<_>>(),
+        ["held"]
+    );
+    // The new holder's own lease is not taken from it by a third handle.
+    let third = LocalQueue::open(&spool).unwrap();
+    assert!(third.receive(&long).await.unwrap().is_empty());
+    second.ack_batch(back).await.unwrap();
     std::fs::remove_dir_all(spool).unwrap();
 }

@@ -116,6 +116,11 @@ impl Rig {
         for set in sets {
             args.extend(["--set", set]);
         }
+        self.spawn(&args)
+    }
+
+    /// Starts the worker with `args`, its log going to a file of the rig's.
+    pub fn spawn(&self, args: &[&str]) -> Child {
         let number = {
             let mut count = self.logs.lock().unwrap();
             *count += 1;
@@ -123,13 +128,31 @@ impl Rig {
         };
         let log = std::fs::File::create(self.dir.join(format!("worker-{number}.log"))).unwrap();
         let child = self
-            .worker(&args)
+            .worker(args)
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
             .unwrap();
         self.workers.lock().unwrap().push(child.id());
         child
+    }
+
+    /// Waits for `child` to exit by itself, failing the test (and killing it) after `timeout`.
+    pub fn wait_exit(&self, child: &mut Child, timeout: Duration) -> std::process::ExitStatus {
+        let start = Instant::now();
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status;
+            }
+            if start.elapsed() > timeout {
+                let _ = child.kill();
+                panic!(
+                    "the worker did not exit within {timeout:?}\n{}",
+                    tail(&self.logs(), 40)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
     /// Everything the workers started by [`Rig::start`] logged, in order.
