@@ -6,6 +6,10 @@
 //! unchanged file is not announced twice. The ledger is written after the messages: a crash between
 //! the two announces a file again, which the pipeline's idempotence absorbs.
 //!
+//! Several workers may share the folder: a scan holds an exclusive lock on `<bucket>.lock` beside
+//! the ledger and reads the ledger afresh under it, so each upload is announced by one of them. A
+//! worker that finds the lock taken skips that scan (the holder is announcing the same files).
+//!
 //! A folder or file inside the bucket that cannot be read (its permissions, a disk error) is logged
 //! once and skipped, so one bad folder never stops the others' uploads; only an unreadable bucket
 //! folder stops a scan.
@@ -65,7 +69,8 @@ pub struct LocalEvents {
     bucket: String,
     root: PathBuf,
     ledger_path: PathBuf,
-    ledger: BTreeMap<String, (u64, u128)>,
+    lock: std::fs::File,
+    lock_path: PathBuf,
     /// What the last scan could not read, so each is logged once, not at every scan.
     unreadable: BTreeSet<PathBuf>,
 }
@@ -74,26 +79,52 @@ impl LocalEvents {
     /// Watches `root`, the folder of bucket `bucket`, keeping the ledger in `ledger_dir`.
     pub fn open(bucket: &str, root: &Path, ledger_dir: &Path) -> Result<Self> {
         std::fs::create_dir_all(ledger_dir).map_err(io(ledger_dir))?;
-        let ledger_path = ledger_dir.join(format!("{bucket}.json"));
-        let ledger = match std::fs::read(&ledger_path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|source| WatchError::Ledger {
-                path: ledger_path.clone(),
-                source,
-            })?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
-            Err(e) => return Err(io(&ledger_path)(e)),
-        };
-        Ok(LocalEvents {
+        let lock_path = ledger_dir.join(format!("{bucket}.lock"));
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(io(&lock_path))?;
+        let events = LocalEvents {
             bucket: bucket.to_owned(),
             root: root.to_owned(),
-            ledger_path,
-            ledger,
+            ledger_path: ledger_dir.join(format!("{bucket}.json")),
+            lock,
+            lock_path,
             unreadable: BTreeSet::new(),
-        })
+        };
+        // A ledger this watcher cannot read is a reason not to start.
+        events.ledger()?;
+        Ok(events)
     }
 
-    /// Sends an event for every file that is new or changed since the last scan; returns how many.
+    fn ledger(&self) -> Result<BTreeMap<String, (u64, u128)>> {
+        match std::fs::read(&self.ledger_path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|source| WatchError::Ledger {
+                path: self.ledger_path.clone(),
+                source,
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(BTreeMap::new()),
+            Err(e) => Err(io(&self.ledger_path)(e)),
+        }
+    }
+
+    /// Sends an event for every file that is new or changed since the last scan (by any worker
+    /// sharing the ledger); returns how many. Returns 0 at once while another worker scans.
     pub async fn scan(&mut self, queue: &dyn Queue) -> Result<usize> {
+        match self.lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => return Ok(0),
+            Err(std::fs::TryLockError::Error(e)) => return Err(io(&self.lock_path)(e)),
+        }
+        let scanned = self.scan_locked(queue).await;
+        self.lock.unlock().map_err(io(&self.lock_path))?;
+        scanned
+    }
+
+    async fn scan_locked(&mut self, queue: &dyn Queue) -> Result<usize> {
+        let mut ledger = self.ledger()?;
         let mut found = Vec::new();
         let mut unreadable = BTreeMap::new();
         walk(&self.root, &self.root, &mut found, &mut unreadable)?;
@@ -105,7 +136,7 @@ impl LocalEvents {
         self.unreadable = unreadable.into_keys().collect();
         let mut sent = 0;
         for (key, stamp) in found {
-            if self.ledger.get(&key) == Some(&stamp) {
+            if ledger.get(&key) == Some(&stamp) {
                 continue;
             }
             queue
@@ -115,12 +146,12 @@ impl LocalEvents {
                     stamp.0,
                 )))
                 .await?;
-            self.ledger.insert(key, stamp);
+            ledger.insert(key, stamp);
             sent += 1;
         }
         if sent > 0 {
             let temporary = self.ledger_path.with_extension("json.tmp");
-            let ledger = serde_json::to_vec(&self.ledger).expect("a map of strings serialises");
+            let ledger = serde_json::to_vec(&ledger).expect("a map of strings serialises");
             std::fs::write(&temporary, ledger).map_err(io(&temporary))?;
             std::fs::rename(&temporary, &self.ledger_path).map_err(io(&self.ledger_path))?;
         }
@@ -202,6 +233,31 @@ fn event_body(bucket: &str, key: &str, size: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn two_watchers_of_one_folder_announce_each_upload_once() {
+        let dir = std::env::temp_dir().join(format!("thumbnail-watch-two-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let root = dir.join("bucket");
+        std::fs::create_dir_all(&root).unwrap();
+        let queue = thumbnail_queue::MemoryQueue::new("events");
+        let mut first = LocalEvents::open("uploads", &root, &dir.join("ledger")).unwrap();
+        let mut second = LocalEvents::open("uploads", &root, &dir.join("ledger")).unwrap();
+        std::fs::write(root.join("a.jpg"), b"a").unwrap();
+        std::fs::write(root.join("b.jpg"), b"b").unwrap();
+        assert_eq!(first.scan(&queue).await.unwrap(), 2);
+        // The second reads what the first recorded, not a ledger of its own from its start.
+        assert_eq!(second.scan(&queue).await.unwrap(), 0);
+        std::fs::write(root.join("c.jpg"), b"c").unwrap();
+        // While one scans, the other's scan gives way.
+        first.lock.lock().unwrap();
+        assert_eq!(second.scan(&queue).await.unwrap(), 0);
+        first.lock.unlock().unwrap();
+        assert_eq!(second.scan(&queue).await.unwrap(), 1);
+        assert_eq!(first.scan(&queue).await.unwrap(), 0);
+        assert_eq!(queue.depth().await.unwrap().visible, 3);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn event_keys_round_trip_through_the_event_parser() {

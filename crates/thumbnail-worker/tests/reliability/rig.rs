@@ -157,6 +157,11 @@ impl Rig {
 
     /// Everything the workers started by [`Rig::start`] logged, in order.
     pub fn logs(&self) -> String {
+        self.worker_logs().concat()
+    }
+
+    /// What each worker started by [`Rig::start`] or [`Rig::spawn`] logged, in starting order.
+    pub fn worker_logs(&self) -> Vec<String> {
         let count = *self.logs.lock().unwrap();
         (1..=count)
             .map(|n| std::fs::read_to_string(self.dir.join(format!("worker-{n}.log"))).unwrap())
