@@ -21,7 +21,12 @@ pub async fn run(settings: Settings, exit_when_idle: bool) -> Result<()> {
     let queue = parts.queue().await?;
     let dead_letters = parts.dead_letters().await?;
     let mut events = parts.local_events()?;
-    let wait = parts.receive_wait();
+    // A run that ends when the queue is empty asks every second whether it is: a 20 s long poll
+    // would make each run of it wait 20 s at the end.
+    let wait = match exit_when_idle {
+        true => parts.receive_wait().min(Duration::from_secs(1)),
+        false => parts.receive_wait(),
+    };
     let settings = parts.settings();
     let sizing = settings.sizing();
     let (stop_tx, mut stop) = watch::channel(false);
