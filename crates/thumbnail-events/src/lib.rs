@@ -230,6 +230,49 @@ pub fn decode_key(raw: &str) -> Result<ObjectKey, String> {
     ObjectKey::new(decoded).map_err(|e| e.to_string())
 }
 
+/// What S3 leaves unescaped in event keys (besides letters and digits); a space becomes `+`.
+const KEY_ESCAPES: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'/')
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b' ');
+
+/// An S3 `ObjectCreated:Put` event (an SQS message body) for `key` in `bucket`, with the key
+/// escaped as S3 escapes it, as sent by `source` (`eventSource`): what the local backend's
+/// watcher and a backfill queue, and what [`parse`] reads back.
+///
+/// ```
+/// let body = thumbnail_events::created_event("thumbnail:backfill", "uploads", "a b+é (100%).jpg", 10, Some("e1"));
+/// let message = thumbnail_events::parse(&body)?;
+/// let thumbnail_events::Record::Created(object) = &message.records[0] else { panic!() };
+/// assert_eq!((object.key.as_str(), object.etag.as_deref()), ("a b+é (100%).jpg", Some("e1")));
+/// # Ok::<(), thumbnail_events::EventError>(())
+/// ```
+pub fn created_event(
+    source: &str,
+    bucket: &str,
+    key: &str,
+    size: u64,
+    etag: Option<&str>,
+) -> String {
+    let escaped = percent_encoding::utf8_percent_encode(key, KEY_ESCAPES)
+        .to_string()
+        .replace(' ', "+");
+    let mut object = serde_json::json!({"key": escaped, "size": size});
+    if let Some(etag) = etag {
+        object["eTag"] = etag.into();
+    }
+    serde_json::json!({"Records": [{
+        "eventVersion": "2.1",
+        "eventSource": source,
+        "eventName": "ObjectCreated:Put",
+        "s3": {"bucket": {"name": bucket}, "object": object},
+    }]})
+    .to_string()
+}
+
 /// An event key's bytes: `+` is a space, then `%XX` escapes.
 fn unescape(raw: &str) -> Vec<u8> {
     percent_encoding::percent_decode_str(&raw.replace('+', " ")).collect()

@@ -319,6 +319,21 @@ impl<S: ObjectStore, D: ObjectStore, N: Notifier> Pipeline<S, D, N> {
         Ok(Outcome::Made { keys })
     }
 
+    /// Whether the source object `key`, at version `etag`, needs thumbnails: it is not one of ours,
+    /// and no manifest records that version made with these specs (none at all, an older version,
+    /// or presets changed since). What a backfill asks of every listed source; one small GET.
+    pub async fn needs_thumbnails(
+        &self,
+        key: &ObjectKey,
+        etag: &str,
+    ) -> Result<bool, ProcessError> {
+        if self.config.same_bucket && self.layout.is_under_prefix(key) {
+            return Ok(false);
+        }
+        let manifest = self.layout.manifest(key)?;
+        Ok(!self.manifest_covers(&manifest, etag).await?)
+    }
+
     /// Whether the manifest says this source version was done with these specs.
     async fn manifest_covers(&self, key: &ObjectKey, etag: &str) -> Result<bool, ProcessError> {
         // One GET: the manifest itself names the source ETag, so a HEAD first would only repeat it.

@@ -342,3 +342,49 @@ async fn images_that_cannot_fit_the_memory_budget_are_refused_from_their_header(
     let error = refused.process(&event).await.unwrap_err();
     assert_eq!(error.reason(), "too_large", "{error}");
 }
+
+#[tokio::test]
+async fn a_source_needs_thumbnails_until_its_version_is_made_with_these_specs() {
+    let (source, event) = upload("cat.jpg", photo()).await;
+    let etag = event.etag.clone().unwrap();
+    let pipeline = pipeline(source, PipelineConfig::new(specs()), 1);
+    assert!(pipeline.needs_thumbnails(&event.key, &etag).await.unwrap());
+    pipeline.process(&event).await.unwrap();
+    assert!(!pipeline.needs_thumbnails(&event.key, &etag).await.unwrap());
+    assert!(
+        pipeline
+            .needs_thumbnails(&event.key, "another-version")
+            .await
+            .unwrap(),
+        "a new version"
+    );
+
+    // The same stores with one preset changed: everything needs doing again.
+    let (source, dest) = pipeline.into_stores();
+    let mut changed = specs();
+    changed[1] = changed[1].clone().with_format(OutputFormat::Jpeg);
+    let changed = Pipeline::new(
+        source,
+        dest,
+        MemoryNotifier::new(),
+        PipelineConfig::new(changed),
+        1,
+    );
+    assert!(changed.needs_thumbnails(&event.key, &etag).await.unwrap());
+
+    // Thumbnails under the prefix of a shared bucket are never sources.
+    let config = PipelineConfig {
+        dest_prefix: "thumbs".into(),
+        same_bucket: true,
+        ..PipelineConfig::new(specs())
+    };
+    let shared = Pipeline::new(
+        MemoryStore::new("same"),
+        MemoryStore::new("same"),
+        MemoryNotifier::new(),
+        config,
+        1,
+    );
+    let ours = ObjectKey::new("thumbs/cat/profile.jpg").unwrap();
+    assert!(!shared.needs_thumbnails(&ours, "e").await.unwrap());
+}

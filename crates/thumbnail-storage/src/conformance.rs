@@ -26,6 +26,7 @@ pub async fn run(store: &dyn ObjectStore) {
     missing_objects_are_not_found(store, &prefix).await;
     overwrite_replaces_content_and_etag(store, &prefix).await;
     preview_url_serves_the_content(store, &prefix).await;
+    listing_pages_through_a_prefix(store, &prefix).await;
 }
 
 /// A prefix no other run uses.
@@ -82,6 +83,85 @@ pub async fn round_trip_keeps_bytes_and_metadata(store: &dyn ObjectStore, prefix
         (70_000, &put.etag, &object.info.metadata)
     );
     assert!(store.exists(&key).await.expect("exists"));
+}
+
+/// A listing gives every key under a prefix once, in byte order, with its size and ETag, over as
+/// many pages as it takes, and nothing outside the prefix.
+pub async fn listing_pages_through_a_prefix(store: &dyn ObjectStore, prefix: &str) {
+    let names = [
+        "a.jpg",
+        "a/b.jpg",
+        "a/c/d.png",
+        "b b+c%.jpg",
+        "caf\u{e9}.jpg",
+        "z.webp",
+    ];
+    for (i, name) in names.iter().enumerate() {
+        store
+            .put(
+                &key(prefix, &format!("listed/{name}")),
+                vec![b'x'; i + 1],
+                &PutOptions::new("text/plain"),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("put {name:?}: {e}"));
+    }
+    // A sibling whose name extends the prefix's last segment: not under `listed/`.
+    store
+        .put(
+            &key(prefix, "listed-not/x.jpg"),
+            b"no".to_vec(),
+            &PutOptions::default(),
+        )
+        .await
+        .expect("put");
+    let under = format!("{prefix}/listed/");
+    let mut listed = Vec::new();
+    let mut after = None;
+    let mut pages = 0;
+    loop {
+        let page = store
+            .list(&under, after.as_deref(), 4)
+            .await
+            .unwrap_or_else(|e| panic!("list after {after:?}: {e}"));
+        pages += 1;
+        assert!(page.objects.len() <= 4, "a page holds at most the limit");
+        assert!(page.unnamed.is_empty(), "{:?}", page.unnamed);
+        listed.extend(page.objects);
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+        assert!(pages < 10, "the listing never ends");
+    }
+    assert_eq!(pages, 2, "six keys in pages of four");
+    let mut expected: Vec<String> = names.iter().map(|n| format!("{under}{n}")).collect();
+    expected.sort();
+    let keys: Vec<&str> = listed.iter().map(|o| o.key.as_str()).collect();
+    assert_eq!(keys, expected, "every key once, in byte order");
+    for object in &listed {
+        let i = names
+            .iter()
+            .position(|n| object.key.as_str().ends_with(n))
+            .expect("a listed name");
+        assert_eq!(object.size, i as u64 + 1, "{}", object.key);
+        assert_eq!(
+            object.etag,
+            crate::content_etag(&vec![b'x'; i + 1]),
+            "{}",
+            object.key
+        );
+    }
+    let single = store.list(&under, None, 1).await.expect("list");
+    assert_eq!(
+        (single.objects.len(), single.next.as_deref()),
+        (1, Some(expected[0].as_str()))
+    );
+    let none = store
+        .list(&format!("{prefix}/nothing-here/"), None, 10)
+        .await
+        .expect("an empty listing");
+    assert_eq!(none, crate::ListPage::default());
 }
 
 /// Spaces, `+`, `%`, unicode in both normal forms and deep prefixes are kept exactly.
@@ -302,5 +382,14 @@ impl<S: ObjectStore> ObjectStore for Stalling<S> {
         expires_in: Duration,
     ) -> Result<String, StorageError> {
         self.0.preview_url(key, expires_in).await
+    }
+
+    async fn list(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: usize,
+    ) -> Result<crate::ListPage, StorageError> {
+        self.0.list(prefix, start_after, limit).await
     }
 }

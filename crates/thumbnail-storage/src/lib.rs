@@ -31,7 +31,7 @@
 //! # }).unwrap();
 //! ```
 //!
-//! What it does not do: list, delete or multipart uploads (the pipeline needs none); retries (the SDK
+//! What it does not do: delete or multipart uploads (the pipeline needs none); retries (the SDK
 //! retries, configured once; errors say whether trying later can help, see
 //! [`StorageError::is_retryable`]).
 
@@ -90,6 +90,32 @@ pub struct Object {
     pub info: ObjectInfo,
     /// The content.
     pub bytes: Vec<u8>,
+}
+
+/// The most objects one [`ObjectStore::list`] call returns (S3's page size).
+pub const MAX_LIST_PAGE: usize = 1000;
+
+/// An object as a listing shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListedObject {
+    /// The key.
+    pub key: ObjectKey,
+    /// Size in bytes.
+    pub size: u64,
+    /// The ETag, as [`ObjectInfo::etag`] gives it.
+    pub etag: String,
+}
+
+/// One page of a listing.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ListPage {
+    /// The objects, in the byte order of their keys.
+    pub objects: Vec<ListedObject>,
+    /// Keys in the page that no [`ObjectKey`] can name (`..` segments, control characters: put
+    /// there by other tools), left out of `objects` so the caller can say so.
+    pub unnamed: Vec<String>,
+    /// When more follow: the key to list after next (the last of this page).
+    pub next: Option<String>,
 }
 
 /// How an object is stored.
@@ -160,6 +186,17 @@ pub trait ObjectStore: Send + Sync + Debug {
         expires_in: Duration,
     ) -> Result<String, StorageError>;
 
+    /// The objects whose keys start with `prefix` (every one with an empty prefix) and sort after
+    /// `start_after`, in the byte order of their keys, at most `limit` of them (1 to
+    /// [`MAX_LIST_PAGE`]). A listing that runs while objects are written sees each object either
+    /// before or after the write.
+    async fn list(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: usize,
+    ) -> Result<ListPage, StorageError>;
+
     /// Whether the object exists.
     async fn exists(&self, key: &ObjectKey) -> Result<bool, StorageError> {
         Ok(self.head(key).await?.is_some())
@@ -200,6 +237,48 @@ impl<T: ObjectStore + ?Sized> ObjectStore for Box<T> {
         expires_in: Duration,
     ) -> Result<String, StorageError> {
         (**self).preview_url(key, expires_in).await
+    }
+
+    async fn list(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: usize,
+    ) -> Result<ListPage, StorageError> {
+        (**self).list(prefix, start_after, limit).await
+    }
+}
+
+/// A page of at most `limit` (clamped to 1..=[`MAX_LIST_PAGE`]) of `sorted`, a listing's entries
+/// in key order, keeping those whose keys start with `prefix` and sort after `start_after`; and,
+/// when more follow, the key to list after next.
+pub(crate) fn page_of<T>(
+    sorted: impl Iterator<Item = (String, T)>,
+    prefix: &str,
+    start_after: Option<&str>,
+    limit: usize,
+) -> (Vec<(String, T)>, Option<String>) {
+    let limit = limit.clamp(1, MAX_LIST_PAGE);
+    let mut page: Vec<_> = sorted
+        .filter(|(key, _)| key.starts_with(prefix))
+        .filter(|(key, _)| start_after.is_none_or(|after| key.as_str() > after))
+        .take(limit + 1)
+        .collect();
+    let more = page.len() > limit;
+    page.truncate(limit);
+    let next = more
+        .then(|| page.last().map(|(key, _)| key.clone()))
+        .flatten();
+    (page, next)
+}
+
+impl ListPage {
+    /// Adds a listed key: an object, or an unnamed key.
+    pub(crate) fn push(&mut self, key: String, size: u64, etag: String) {
+        match ObjectKey::new(key.as_str()) {
+            Ok(key) => self.objects.push(ListedObject { key, size, etag }),
+            Err(_) => self.unnamed.push(key),
+        }
     }
 }
 

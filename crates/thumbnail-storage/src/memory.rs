@@ -7,7 +7,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use base64::Engine as _;
 
-use crate::{Object, ObjectInfo, ObjectKey, ObjectStore, PutOptions, StorageError, content_etag};
+use crate::{
+    ListPage, Object, ObjectInfo, ObjectKey, ObjectStore, PutOptions, StorageError, content_etag,
+    page_of,
+};
 
 /// An in-memory bucket. Preview URLs are `data:` URLs carrying the content itself.
 #[derive(Debug, Default)]
@@ -143,5 +146,26 @@ impl ObjectStore for MemoryStore {
             .unwrap_or("application/octet-stream");
         let data = base64::engine::general_purpose::STANDARD.encode(&object.bytes);
         Ok(format!("data:{content_type};base64,{data}"))
+    }
+
+    async fn list(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: usize,
+    ) -> Result<ListPage, StorageError> {
+        let objects = self.lock();
+        let sorted = objects
+            .iter()
+            .map(|(key, o)| (key.to_string(), (o.info.size, o.info.etag.clone())));
+        let (entries, next) = page_of(sorted, prefix, start_after, limit);
+        let mut page = ListPage {
+            next,
+            ..ListPage::default()
+        };
+        for (key, (size, etag)) in entries {
+            page.push(key, size, etag);
+        }
+        Ok(page)
     }
 }

@@ -10,7 +10,8 @@ use aws_sdk_s3::primitives::ByteStream;
 use thumbnail_aws_errors::{Class, Failure, classify};
 
 use crate::{
-    MAX_PREVIEW_EXPIRY, Object, ObjectInfo, ObjectKey, ObjectStore, PutOptions, StorageError,
+    ListPage, MAX_LIST_PAGE, MAX_PREVIEW_EXPIRY, Object, ObjectInfo, ObjectKey, ObjectStore,
+    PutOptions, StorageError,
 };
 
 /// Settings of an [`S3Store`] beyond what the SDK's configuration chain gives.
@@ -87,8 +88,9 @@ impl S3Store {
         }
     }
 
-    fn error(&self, operation: &'static str, key: &ObjectKey, failure: Failure) -> StorageError {
-        let (store, key) = (format!("s3://{}", self.bucket), key.to_string());
+    /// The error of `operation` on `key` (for a listing: its prefix).
+    fn error(&self, operation: &'static str, key: &str, failure: Failure) -> StorageError {
+        let (store, key) = (format!("s3://{}", self.bucket), key.to_owned());
         let message = failure.to_string();
         match failure.class {
             Class::NotFound => StorageError::NotFound { store, key },
@@ -144,7 +146,7 @@ impl S3Store {
             .set_range(range)
             .send()
             .await
-            .map_err(|e| self.error("get", key, classify(&e)))?;
+            .map_err(|e| self.error("get", key.as_str(), classify(&e)))?;
         let too_large = |size| StorageError::TooLarge {
             store: format!("s3://{}", self.bucket),
             key: key.to_string(),
@@ -227,7 +229,7 @@ impl ObjectStore for S3Store {
                 let failure = classify(&e);
                 return match failure.class {
                     Class::NotFound => Ok(None),
-                    _ => Err(self.error("head", key, failure)),
+                    _ => Err(self.error("head", key.as_str(), failure)),
                 };
             }
         };
@@ -260,7 +262,7 @@ impl ObjectStore for S3Store {
             .set_metadata(Some(options.metadata.clone().into_iter().collect()))
             .send()
             .await
-            .map_err(|e| self.error("put", key, classify(&e)))?;
+            .map_err(|e| self.error("put", key.as_str(), classify(&e)))?;
         Ok(ObjectInfo {
             key: key.clone(),
             size,
@@ -293,7 +295,39 @@ impl ObjectStore for S3Store {
             .key(key.as_str())
             .presigned(presigning)
             .await
-            .map_err(|e| self.error("preview_url", key, classify(&e)))?;
+            .map_err(|e| self.error("preview_url", key.as_str(), classify(&e)))?;
         Ok(request.uri().to_owned())
+    }
+
+    async fn list(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: usize,
+    ) -> Result<ListPage, StorageError> {
+        let output = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(prefix)
+            .set_start_after(start_after.map(str::to_owned))
+            .max_keys(limit.clamp(1, MAX_LIST_PAGE) as i32)
+            .send()
+            .await
+            .map_err(|e| self.error("list", prefix, classify(&e)))?;
+        let mut page = ListPage::default();
+        for object in output.contents() {
+            let key = object.key().unwrap_or_default().to_owned();
+            let size = object.size().unwrap_or(0).max(0) as u64;
+            page.push(key, size, unquote(object.e_tag()));
+        }
+        if output.is_truncated() == Some(true) {
+            page.next = output
+                .contents()
+                .last()
+                .and_then(|o| o.key())
+                .map(str::to_owned);
+        }
+        Ok(page)
     }
 }

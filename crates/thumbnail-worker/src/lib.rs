@@ -4,6 +4,7 @@
 //! - [`run`]: receive upload events from the queue, make thumbnails with bounded concurrency,
 //!   settle each message; survive outages; stop cleanly on SIGTERM.
 //! - [`upload`]: put files into the source bucket.
+//! - [`backfill`]: queue the source objects whose thumbnails are missing or were made with other presets.
 //! - `setup` (feature `aws`): create the AWS resources the settings name.
 //! - [`status`]: the depth of the queue and the dead-letter queue.
 //! - [`dead_letters`]: list dead letters with their reasons; move them back to the queue.
@@ -23,6 +24,7 @@
 //! # }
 //! ```
 
+pub mod backfill;
 pub mod convert;
 pub mod dead_letters;
 mod http;

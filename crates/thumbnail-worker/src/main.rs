@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use thumbnail_config::Settings;
 use thumbnail_parts::logs::{self, LogFormat};
-use thumbnail_worker::{convert, dead_letters, run, status, upload};
+use thumbnail_worker::{backfill, convert, dead_letters, run, status, upload};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -68,6 +68,21 @@ enum Command {
         /// Only announce uploads whose key ends with this (e.g. `.jpg`).
         #[arg(long)]
         filter_suffix: Option<String>,
+    },
+    /// Queue every source object whose thumbnails are missing or were made with other presets.
+    #[command(after_help = thumbnail_config::help())]
+    Backfill {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// Only source keys starting with this.
+        #[arg(long, default_value = "")]
+        prefix: String,
+        /// Print the keys that would be queued; queue nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Queue at most this many messages a second.
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..))]
+        rate: u32,
     },
     /// Show how many messages wait, are in flight or are delayed, in the queue and the dead-letter queue.
     #[command(after_help = thumbnail_config::help())]
@@ -157,6 +172,22 @@ fn main() -> ExitCode {
                 Box::new(move |settings| {
                     let options = upload::UploadOptions { prefix, owner };
                     block_on(upload::upload(settings, &files, &options)).map(drop)
+                }),
+            ),
+            Command::Backfill {
+                config,
+                prefix,
+                dry_run,
+                rate,
+            } => (
+                config,
+                Box::new(move |settings| {
+                    let options = backfill::BackfillOptions {
+                        prefix,
+                        dry_run,
+                        rate,
+                    };
+                    block_on(backfill::backfill(settings, &options)).map(drop)
                 }),
             ),
             Command::Status { config } => (

@@ -1,6 +1,6 @@
 //! The reliability suites: the real worker binary, on the local backend and on the S3/SQS/SNS test
 //! server, under crashes, outages, duplicates, shutdown under load, hostile inputs and hostile keys,
-//! and several workers sharing one queue.
+//! several workers sharing one queue, and backfills after a change of presets.
 //! Each suite writes what it measured to `target/tmp/reliability/` (the figures in docs/reliability.md).
 //!
 //! The crash suite's size is set by `TEST_THUMBNAIL_CRASH_IMAGES` and `TEST_THUMBNAIL_CRASH_KILLS` (200 and 5
@@ -10,6 +10,7 @@
 mod common;
 #[macro_use]
 mod rig;
+mod backfill;
 mod crash;
 mod duplicates;
 mod hostile;
