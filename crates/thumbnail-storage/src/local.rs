@@ -2,18 +2,28 @@
 //!
 //! The object `a/b/c.jpg` is the file `ROOT/a/b/c.jpg`, so the thumbnails can be browsed as they are.
 //! Content type, cache control, ETag and user metadata go to `ROOT/.thumbnail-meta/a/b/c.jpg.json`;
-//! keys starting with that folder name are refused. Every write goes to a temporary file that is then
-//! renamed over the target, data first, metadata second: a crash never leaves half an object, and a
-//! metadata file left stale by a crash between the two renames is detected by its size and ignored.
-//! Paths are checked after resolving symbolic links, so nothing under the root can lead out of it.
+//! keys starting with that folder name are refused.
+//!
+//! - Every file is reached through a handle on the root folder (`cap-std`), which resolves each
+//!   path component itself and refuses any that leads outside, symbolic links included. What is
+//!   checked is what is opened: no symbolic link swapped in between a check and a write can lead a
+//!   write, or a read, out of the root.
+//! - Every write goes to a temporary file, flushed to disk, renamed over the target, and the folder
+//!   flushed too: data first, metadata second. A crash or a power cut never leaves half an object.
+//! - The metadata records the data file's size, inode and modification time as written; metadata
+//!   that no longer matches the file (a crash between the two renames, or the file replaced by
+//!   hand, even with one of the same size) is ignored, and the ETag taken from the content.
 
 use std::collections::BTreeMap;
-use std::io::{self, ErrorKind};
+use std::io::{self, ErrorKind, Read, Write};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use cap_std::fs::Dir;
 use serde::{Deserialize, Serialize};
 
 use crate::{
@@ -28,16 +38,48 @@ const META_DIR: &str = ".thumbnail-meta";
 pub struct LocalStore {
     root: PathBuf,
     name: String,
+    dir: Arc<Dir>,
 }
 
 /// The metadata file's content.
 #[derive(Serialize, Deserialize)]
 struct Meta {
     size: u64,
+    /// The data file's inode and modification time (nanoseconds) when written; absent (0) in
+    /// metadata written before they were recorded, which is then checked by the size alone.
+    #[serde(default)]
+    inode: u64,
+    #[serde(default)]
+    modified_ns: i128,
     etag: String,
     content_type: Option<String>,
     cache_control: Option<String>,
     metadata: BTreeMap<String, String>,
+}
+
+/// What identifies one version of a data file: its size, inode and modification time.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Stamp {
+    size: u64,
+    inode: u64,
+    modified_ns: i128,
+}
+
+impl Stamp {
+    fn of(file: &std::fs::File) -> io::Result<Stamp> {
+        let metadata = file.metadata()?;
+        Ok(Stamp {
+            size: metadata.len(),
+            inode: metadata.ino(),
+            modified_ns: i128::from(metadata.mtime()) * 1_000_000_000
+                + i128::from(metadata.mtime_nsec()),
+        })
+    }
+
+    fn matches(&self, meta: &Meta) -> bool {
+        meta.size == self.size
+            && (meta.inode == 0 || (meta.inode, meta.modified_ns) == (self.inode, self.modified_ns))
+    }
 }
 
 impl LocalStore {
@@ -52,9 +94,11 @@ impl LocalStore {
         };
         std::fs::create_dir_all(root).map_err(failed)?;
         let root = root.canonicalize().map_err(failed)?;
+        let dir = Dir::open_ambient_dir(&root, cap_std::ambient_authority()).map_err(failed)?;
         Ok(LocalStore {
             name: root.display().to_string(),
             root,
+            dir: Arc::new(dir),
         })
     }
 
@@ -63,6 +107,7 @@ impl LocalStore {
         &self.root
     }
 
+    /// The data file of `key`, relative to the root.
     fn data_path(&self, key: &ObjectKey) -> Result<PathBuf, StorageError> {
         if key.segments().next() == Some(META_DIR) {
             return Err(StorageError::InvalidKey {
@@ -70,40 +115,7 @@ impl LocalStore {
                 reason: format!("'{META_DIR}/' is reserved by the local store"),
             });
         }
-        Ok(key
-            .segments()
-            .fold(self.root.clone(), |path, segment| path.join(segment)))
-    }
-
-    fn meta_path(&self, key: &ObjectKey) -> PathBuf {
-        let mut path = key
-            .segments()
-            .fold(self.root.join(META_DIR), |path, segment| path.join(segment));
-        path.as_mut_os_string().push(".json");
-        path
-    }
-
-    /// Refuses a path whose existing part resolves (through symbolic links) outside the root.
-    fn check_inside(&self, key: &ObjectKey, path: &Path) -> Result<(), StorageError> {
-        let mut existing = path;
-        let resolved = loop {
-            match existing.canonicalize() {
-                Ok(resolved) => break resolved,
-                Err(_) => match existing.parent() {
-                    Some(parent) => existing = parent,
-                    None => return Ok(()),
-                },
-            }
-        };
-        if resolved.starts_with(&self.root) {
-            Ok(())
-        } else {
-            Err(StorageError::AccessDenied {
-                store: self.name.clone(),
-                key: key.to_string(),
-                message: "the path leads outside the store's root folder".into(),
-            })
-        }
+        Ok(key.segments().collect())
     }
 
     fn io_error(&self, operation: &'static str, key: &ObjectKey, e: io::Error) -> StorageError {
@@ -136,37 +148,72 @@ impl LocalStore {
         }
     }
 
-    /// Size and metadata of an object, from the file and its metadata when they agree.
-    fn read_info(
+    /// Runs file work on a blocking thread, with the root's handle.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        operation: &'static str,
+        key: &ObjectKey,
+        work: impl FnOnce(&Files) -> io::Result<T> + Send + 'static,
+    ) -> Result<T, StorageError> {
+        let files = Files {
+            dir: Arc::clone(&self.dir),
+        };
+        tokio::task::spawn_blocking(move || work(&files))
+            .await
+            .expect("file work does not panic")
+            .map_err(|e| self.io_error(operation, key, e))
+    }
+}
+
+/// The root's handle, on a blocking thread.
+struct Files {
+    dir: Arc<Dir>,
+}
+
+impl Files {
+    /// Opens the data file at `path` for reading: a regular file inside the root, or an error.
+    fn open(&self, path: &Path) -> io::Result<std::fs::File> {
+        let file = self.dir.open(path)?.into_std();
+        if !file.metadata()?.is_file() {
+            return Err(io::Error::new(ErrorKind::NotFound, "not a file"));
+        }
+        Ok(file)
+    }
+
+    /// What is known of the data file `file` of `key`: from its metadata
+    /// when that matches the file, else its size alone and the ETag of `content`, or of the
+    /// file's own bytes when `content` is not given.
+    fn info(
         &self,
         key: &ObjectKey,
-        data: &Path,
+        file: &std::fs::File,
         content: Option<&[u8]>,
     ) -> io::Result<ObjectInfo> {
-        let size = std::fs::metadata(data)?.len();
-        let meta: Option<Meta> = std::fs::read(self.meta_path(key))
+        let stamp = Stamp::of(file)?;
+        let meta: Option<Meta> = self
+            .dir
+            .read(meta_path(key))
             .ok()
             .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-            .filter(|meta: &Meta| meta.size == size);
+            .filter(|meta| stamp.matches(meta));
         let meta = match meta {
             Some(meta) => meta,
-            None => {
-                let etag = match content {
+            None => Meta {
+                size: stamp.size,
+                inode: stamp.inode,
+                modified_ns: stamp.modified_ns,
+                etag: match content {
                     Some(bytes) => content_etag(bytes),
-                    None => file_etag(data)?,
-                };
-                Meta {
-                    size,
-                    etag,
-                    content_type: None,
-                    cache_control: None,
-                    metadata: BTreeMap::new(),
-                }
-            }
+                    None => file_etag(file)?,
+                },
+                content_type: None,
+                cache_control: None,
+                metadata: BTreeMap::new(),
+            },
         };
         Ok(ObjectInfo {
             key: key.clone(),
-            size,
+            size: stamp.size,
             content_type: meta.content_type,
             cache_control: meta.cache_control,
             etag: meta.etag,
@@ -174,25 +221,93 @@ impl LocalStore {
             metadata: meta.metadata,
         })
     }
+
+    /// Writes `bytes` to `path` through a temporary file in the same folder, flushed, renamed,
+    /// and the folder flushed; returns the written file's stamp.
+    fn write_atomically(&self, path: &Path, bytes: &[u8]) -> io::Result<Stamp> {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let parent = path.parent().unwrap_or(Path::new(""));
+        if !parent.as_os_str().is_empty() {
+            self.dir.create_dir_all(parent)?;
+        }
+        let name = path
+            .file_name()
+            .expect("object paths end in a name")
+            .to_string_lossy();
+        let temporary = parent.join(format!(
+            ".{name}.tmp-{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        let written = (|| -> io::Result<Stamp> {
+            let mut options = cap_std::fs::OpenOptions::new();
+            options.write(true).create_new(true);
+            let mut file = self.dir.open_with(&temporary, &options)?.into_std();
+            file.write_all(bytes)?;
+            file.sync_all()?;
+            let stamp = Stamp::of(&file)?;
+            self.dir.rename(&temporary, &self.dir, path)?;
+            Ok(stamp)
+        })();
+        if written.is_err() {
+            let _ = self.dir.remove_file(&temporary);
+        }
+        let stamp = written?;
+        // The rename is durable once the folder's entry is. (Opened as a file: the root's own
+        // handle is a path handle, which cannot be flushed.)
+        let folder = match parent.as_os_str().is_empty() {
+            true => Path::new("."),
+            false => parent,
+        };
+        self.dir.open(folder)?.sync_all()?;
+        Ok(stamp)
+    }
 }
 
-/// Every object file under `dir`, a folder of the store at `root`, as (key, path): regular files
+/// The metadata file of `key`, relative to the root.
+fn meta_path(key: &ObjectKey) -> PathBuf {
+    let mut path: PathBuf = std::iter::once(META_DIR).chain(key.segments()).collect();
+    path.as_mut_os_string().push(".json");
+    path
+}
+
+/// The ETag of a file's content, hashed as it is read from its start: [`content_etag`] of its
+/// bytes, without holding them (a file put in the folder by hand has no metadata to take it from).
+fn file_etag(file: &std::fs::File) -> io::Result<String> {
+    use md5::{Digest, Md5};
+    use std::os::unix::fs::FileExt;
+    let mut hasher = Md5::new();
+    let mut buffer = vec![0; 64 << 10];
+    let mut offset = 0;
+    loop {
+        let read = file.read_at(&mut buffer, offset)?;
+        if read == 0 {
+            break;
+        }
+        hasher.update(&buffer[..read]);
+        offset += read as u64;
+    }
+    Ok(crate::hex(&hasher.finalize()))
+}
+
+/// Every object file under `dir` (the folder `relative` of the store) as (key, path): regular files
 /// only, neither symbolic links nor the store's own metadata and temporary files.
-fn walk(root: &Path, dir: &Path, found: &mut Vec<(String, PathBuf)>) -> io::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
+fn walk(dir: &Dir, relative: &Path, found: &mut Vec<(String, PathBuf)>) -> io::Result<()> {
+    for entry in dir.entries()? {
         let entry = entry?;
         let name = entry.file_name();
         let name = name.to_string_lossy();
-        if (dir == root && name == META_DIR) || (name.starts_with('.') && name.contains(".tmp-")) {
+        if (relative.as_os_str().is_empty() && name == META_DIR)
+            || (name.starts_with('.') && name.contains(".tmp-"))
+        {
             continue;
         }
         let kind = entry.file_type()?;
-        let path = entry.path();
+        let path = relative.join(&*name);
         if kind.is_dir() {
-            walk(root, &path, found)?;
+            walk(&entry.open_dir()?, &path, found)?;
         } else if kind.is_file() {
-            let relative = path.strip_prefix(root).expect("walked from the root");
-            let key = relative
+            let key = path
                 .iter()
                 .map(|s| s.to_string_lossy())
                 .collect::<Vec<_>>()
@@ -203,36 +318,6 @@ fn walk(root: &Path, dir: &Path, found: &mut Vec<(String, PathBuf)>) -> io::Resu
     Ok(())
 }
 
-/// Writes `bytes` to `path` through a temporary file in the same folder and a rename.
-fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let parent = path.parent().expect("object paths are under the root");
-    std::fs::create_dir_all(parent)?;
-    let name = path
-        .file_name()
-        .expect("object paths end in a name")
-        .to_string_lossy();
-    let temporary = parent.join(format!(
-        ".{name}.tmp-{}-{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let result = std::fs::write(&temporary, bytes).and_then(|()| std::fs::rename(&temporary, path));
-    if result.is_err() {
-        let _ = std::fs::remove_file(&temporary);
-    }
-    result
-}
-
-/// The ETag of a file's content, hashed as it is read: [`content_etag`] of its bytes, without
-/// holding them (a file put in the folder by hand has no sidecar to take it from).
-fn file_etag(path: &Path) -> io::Result<String> {
-    use md5::{Digest, Md5};
-    let mut hasher = Md5::new();
-    io::copy(&mut std::fs::File::open(path)?, &mut hasher)?;
-    Ok(crate::hex(&hasher.finalize()))
-}
-
 #[async_trait]
 impl ObjectStore for LocalStore {
     fn name(&self) -> &str {
@@ -241,54 +326,56 @@ impl ObjectStore for LocalStore {
 
     async fn get(&self, key: &ObjectKey, max_bytes: u64) -> Result<Object, StorageError> {
         let path = self.data_path(key)?;
-        self.check_inside(key, &path)?;
-        let size = tokio::fs::metadata(&path)
-            .await
-            .map_err(|e| self.io_error("get", key, e))?
-            .len();
-        if size > max_bytes {
-            return Err(StorageError::TooLarge {
-                store: self.name.clone(),
-                key: key.to_string(),
-                size,
-                limit: max_bytes,
-            });
-        }
-        let bytes = tokio::fs::read(&path)
-            .await
-            .map_err(|e| self.io_error("get", key, e))?;
-        let info = self
-            .read_info(key, &path, Some(&bytes))
-            .map_err(|e| self.io_error("get", key, e))?;
-        Ok(Object { info, bytes })
+        let owned = key.clone();
+        let read = self
+            .blocking("get", key, move |files| {
+                let mut file = files.open(&path)?;
+                let size = file.metadata()?.len();
+                if size > max_bytes {
+                    return Ok(Err(size));
+                }
+                let mut bytes = Vec::with_capacity(size as usize);
+                // One byte more than the limit: a file grown since is caught, not read whole.
+                (&mut file)
+                    .take(max_bytes.saturating_add(1))
+                    .read_to_end(&mut bytes)?;
+                if bytes.len() as u64 > max_bytes {
+                    return Ok(Err(bytes.len() as u64));
+                }
+                let info = files.info(&owned, &file, Some(&bytes))?;
+                Ok(Ok(Object { info, bytes }))
+            })
+            .await?;
+        read.map_err(|size| StorageError::TooLarge {
+            store: self.name.clone(),
+            key: key.to_string(),
+            size,
+            limit: max_bytes,
+        })
     }
 
     async fn get_prefix(&self, key: &ObjectKey, len: u64) -> Result<Object, StorageError> {
-        use tokio::io::AsyncReadExt;
         let path = self.data_path(key)?;
-        self.check_inside(key, &path)?;
-        let file = tokio::fs::File::open(&path)
-            .await
-            .map_err(|e| self.io_error("get", key, e))?;
-        let mut bytes = Vec::new();
-        file.take(len)
-            .read_to_end(&mut bytes)
-            .await
-            .map_err(|e| self.io_error("get", key, e))?;
-        let info = self
-            .read_info(key, &path, None)
-            .map_err(|e| self.io_error("get", key, e))?;
-        Ok(Object { info, bytes })
+        let owned = key.clone();
+        self.blocking("get", key, move |files| {
+            let file = files.open(&path)?;
+            let mut bytes = Vec::new();
+            (&file).take(len).read_to_end(&mut bytes)?;
+            let info = files.info(&owned, &file, None)?;
+            Ok(Object { info, bytes })
+        })
+        .await
     }
 
     async fn head(&self, key: &ObjectKey) -> Result<Option<ObjectInfo>, StorageError> {
         let path = self.data_path(key)?;
-        self.check_inside(key, &path)?;
-        match self.read_info(key, &path, None) {
-            Ok(info) => Ok(Some(info)),
+        let owned = key.clone();
+        self.blocking("head", key, move |files| match files.open(&path) {
+            Ok(file) => files.info(&owned, &file, None).map(Some),
             Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(self.io_error("head", key, e)),
-        }
+            Err(e) => Err(e),
+        })
+        .await
     }
 
     async fn put(
@@ -298,23 +385,25 @@ impl ObjectStore for LocalStore {
         options: &PutOptions,
     ) -> Result<ObjectInfo, StorageError> {
         let path = self.data_path(key)?;
-        self.check_inside(key, &path)?;
-        let meta = Meta {
+        let mut meta = Meta {
             size: bytes.len() as u64,
+            inode: 0,
+            modified_ns: 0,
             etag: content_etag(&bytes),
             content_type: options.content_type.clone(),
             cache_control: options.cache_control.clone(),
             metadata: options.metadata.clone(),
         };
-        let meta_json = serde_json::to_vec(&meta).expect("metadata serialises");
-        let meta_path = self.meta_path(key);
-        let written = tokio::task::spawn_blocking(move || {
-            write_atomically(&path, &bytes)?;
-            write_atomically(&meta_path, &meta_json)
-        })
-        .await
-        .expect("the write task does not panic");
-        written.map_err(|e| self.io_error("put", key, e))?;
+        let meta_path = meta_path(key);
+        let meta = self
+            .blocking("put", key, move |files| {
+                let stamp = files.write_atomically(&path, &bytes)?;
+                (meta.inode, meta.modified_ns) = (stamp.inode, stamp.modified_ns);
+                let json = serde_json::to_vec(&meta).expect("metadata serialises");
+                files.write_atomically(&meta_path, &json)?;
+                Ok(meta)
+            })
+            .await?;
         Ok(ObjectInfo {
             key: key.clone(),
             size: meta.size,
@@ -332,18 +421,18 @@ impl ObjectStore for LocalStore {
         _expires_in: Duration,
     ) -> Result<String, StorageError> {
         let path = self.data_path(key)?;
-        self.check_inside(key, &path)?;
-        if !path.is_file() {
-            return Err(StorageError::NotFound {
+        let checked = path.clone();
+        self.blocking("preview_url", key, move |files| {
+            files.open(&checked).map(drop)
+        })
+        .await?;
+        let url = url::Url::from_file_path(self.root.join(path)).map_err(|()| {
+            StorageError::Permanent {
+                operation: "preview_url",
                 store: self.name.clone(),
                 key: key.to_string(),
-            });
-        }
-        let url = url::Url::from_file_path(&path).map_err(|()| StorageError::Permanent {
-            operation: "preview_url",
-            store: self.name.clone(),
-            key: key.to_string(),
-            message: "the path cannot be written as a file:// URL".into(),
+                message: "the path cannot be written as a file:// URL".into(),
+            }
         })?;
         Ok(url.into())
     }
@@ -354,7 +443,7 @@ impl ObjectStore for LocalStore {
         start_after: Option<&str>,
         limit: usize,
     ) -> Result<ListPage, StorageError> {
-        let root = self.root.clone();
+        let dir = Arc::clone(&self.dir);
         let failed = |e: io::Error| StorageError::Bucket {
             operation: "list",
             store: self.name.clone(),
@@ -362,7 +451,7 @@ impl ObjectStore for LocalStore {
         };
         let mut found = tokio::task::spawn_blocking(move || {
             let mut found = Vec::new();
-            walk(&root, &root, &mut found).map(|()| found)
+            walk(&dir, Path::new(""), &mut found).map(|()| found)
         })
         .await
         .expect("the listing task does not panic")
@@ -378,12 +467,18 @@ impl ObjectStore for LocalStore {
                 page.unnamed.push(name);
                 continue;
             };
-            // Hashed here, for this page only, when the file has no sidecar to take the ETag from.
-            match self.read_info(&key, &path, None) {
-                Ok(info) => page.push(name, info.size, info.etag),
-                // Removed since the walk: as if listed before it was written.
-                Err(e) if e.kind() == ErrorKind::NotFound => {}
-                Err(e) => return Err(self.io_error("list", &key, e)),
+            // Hashed here, for this page only, when a file has no metadata to take the ETag from.
+            let owned = key.clone();
+            let info = self
+                .blocking("list", &key, move |files| match files.open(&path) {
+                    Ok(file) => files.info(&owned, &file, None).map(Some),
+                    // Removed since the walk: as if listed before it was written.
+                    Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+                    Err(e) => Err(e),
+                })
+                .await?;
+            if let Some(info) = info {
+                page.push(name, info.size, info.etag);
             }
         }
         Ok(page)
@@ -421,8 +516,34 @@ mod tests {
                 &PutOptions::default(),
             )
             .await;
-        assert!(matches!(written, Err(StorageError::AccessDenied { .. })));
+        // Refused (the link is not a folder of the store), and for good: not worth a retry.
+        assert!(
+            matches!(
+                written,
+                Err(StorageError::AccessDenied { .. } | StorageError::Permanent { .. })
+            ),
+            "{written:?}"
+        );
         assert!(!outside.join("new.txt").exists());
+
+        // A link as the object itself: not read through, and a write replaces the link, never
+        // the file it names.
+        std::os::unix::fs::symlink(outside.join("secret.txt"), store.root().join("file.txt"))
+            .unwrap();
+        let file = ObjectKey::new("file.txt").unwrap();
+        assert!(matches!(
+            store.get(&file, 1 << 20).await,
+            Err(StorageError::AccessDenied { .. })
+        ));
+        store
+            .put(&file, b"mine".to_vec(), &PutOptions::default())
+            .await
+            .unwrap();
+        assert_eq!(
+            std::fs::read(outside.join("secret.txt")).unwrap(),
+            b"secret"
+        );
+        assert_eq!(store.get(&file, 10).await.unwrap().bytes, b"mine");
         std::fs::remove_dir_all(&base).unwrap();
     }
 
@@ -446,6 +567,31 @@ mod tests {
         let info = store.head(&key).await.unwrap().unwrap();
         assert_eq!(info.etag, content_etag(b"second!"));
         assert_eq!(info.content_type, None);
+
+        // Replaced by hand with a file of the very same size: the size alone would not tell.
+        store
+            .put(&key, b"first".to_vec(), &PutOptions::new("text/plain"))
+            .await
+            .unwrap();
+        std::fs::write(base.join("other"), b"fir5t").unwrap();
+        std::fs::rename(base.join("other"), base.join("a.txt")).unwrap();
+        let info = store.head(&key).await.unwrap().unwrap();
+        assert_eq!(info.etag, content_etag(b"fir5t"));
+        assert_eq!(info.content_type, None);
+        let object = store.get(&key, 100).await.unwrap();
+        assert_eq!(object.info.etag, content_etag(b"fir5t"));
+
+        // Metadata written before inodes were recorded is still read, checked by size.
+        std::fs::write(
+            base.join(".thumbnail-meta/a.txt.json"),
+            r#"{"size":5,"etag":"old","content_type":"text/plain","cache_control":null,"metadata":{}}"#,
+        )
+        .unwrap();
+        let info = store.head(&key).await.unwrap().unwrap();
+        assert_eq!(
+            (info.etag.as_str(), info.content_type.as_deref()),
+            ("old", Some("text/plain"))
+        );
         std::fs::remove_dir_all(&base).unwrap();
     }
 
