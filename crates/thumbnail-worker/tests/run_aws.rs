@@ -584,3 +584,153 @@ async fn no_credential_or_signature_reaches_the_logs() {
         assert!(leaks.is_empty(), "{name} is in the log: {leaks:#?}");
     }
 }
+
+/// An event naming another bucket is refused as `foreign_bucket` and dead-lettered, even when the
+/// source bucket holds an object of that key, whose thumbnails stay as they were.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_event_naming_another_bucket_is_refused_on_aws() {
+    let Some(config) = thumbnail_test_aws::config().await else {
+        return;
+    };
+    let n = common::unique();
+    let env = set_up("foreign", &n, &[]);
+    let s3 = s3_client(&config);
+    let (source, dest) = (
+        &env["THUMBNAIL_SOURCE_BUCKET"],
+        &env["THUMBNAIL_DEST_BUCKET"],
+    );
+    let photo = jpeg(&quadrants(400, 300), &JpegOptions::default());
+    put(&s3, source, "secret.jpg", photo).await;
+    let output = |args: &[&str]| {
+        let output = worker(&env, args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert!(output.status.success(), "{args:?}: {stderr}");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    output(&["run", "--exit-when-idle"]);
+    let manifest = |s3: aws_sdk_s3::Client| async move {
+        let object = s3
+            .get_object()
+            .bucket(dest)
+            .key("secret/manifest.json")
+            .send()
+            .await
+            .unwrap();
+        object.body.collect().await.unwrap().into_bytes()
+    };
+    let before = manifest(s3.clone()).await;
+
+    let body = thumbnail_events::created_event(
+        "aws:s3",
+        &format!("someone-elses-{n}"),
+        "secret.jpg",
+        10,
+        None,
+    );
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    sqs.send_message()
+        .queue_url(&env["THUMBNAIL_QUEUE"])
+        .message_body(body)
+        .send()
+        .await
+        .unwrap();
+    output(&["run", "--exit-when-idle"]);
+    let listed = output(&["dead-letters", "list"]);
+    assert!(
+        listed.contains("\tforeign_bucket\tsecret.jpg\t"),
+        "{listed}"
+    );
+    assert_eq!(
+        manifest(s3).await,
+        before,
+        "the thumbnails were not made again"
+    );
+}
+
+/// Credentials that expire are fetched again: the worker takes them from a container credentials
+/// endpoint on loopback (as on ECS), which hands out keys valid for 25 s; over a run longer than
+/// that, the endpoint is asked again and the work goes on.
+#[tokio::test(flavor = "multi_thread")]
+async fn expiring_credentials_are_fetched_again() {
+    let Some(config) = thumbnail_test_aws::config().await else {
+        return;
+    };
+    let n = common::unique();
+    let mut env = set_up("creds", &n, &[]);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}/credentials", listener.local_addr().unwrap());
+    let fetches = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = std::sync::Arc::clone(&fetches);
+    std::thread::spawn(move || {
+        use std::io::{BufRead, BufReader, Write};
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut request = String::new();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            while reader.read_line(&mut request).is_ok_and(|read| read > 2) {}
+            let number = counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+            let expires = std::time::SystemTime::now() + Duration::from_secs(25);
+            let expires = aws_sdk_s3::primitives::DateTime::from(expires)
+                .fmt(aws_sdk_s3::primitives::DateTimeFormat::DateTime)
+                .unwrap();
+            let body = serde_json::json!({
+                "AccessKeyId": format!("ASIAROTATED{number:05}"),
+                "SecretAccessKey": "rotated-secret",
+                "Token": format!("rotated-token-{number}"),
+                "Expiration": expires,
+            })
+            .to_string();
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    env.insert("AWS_CONTAINER_CREDENTIALS_FULL_URI".into(), endpoint);
+    let mut command = worker(&env, &["run"]);
+    for static_key in [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+    ] {
+        command.env_remove(static_key);
+    }
+    let running = command
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let s3 = s3_client(&config);
+    let (source, dest) = (
+        &env["THUMBNAIL_SOURCE_BUCKET"],
+        &env["THUMBNAIL_DEST_BUCKET"],
+    );
+    let start = Instant::now();
+    for (i, at) in [0, 10, 20, 30].into_iter().enumerate() {
+        tokio::time::sleep(Duration::from_secs(at).saturating_sub(start.elapsed())).await;
+        let photo = jpeg(&quadrants(400 + i as u32 * 8, 300), &JpegOptions::default());
+        put(&s3, source, &format!("c{i}.jpg"), photo).await;
+    }
+    for i in 0..4 {
+        let manifest = format!("c{i}/manifest.json");
+        while !exists(&s3, dest, &manifest).await {
+            assert!(
+                start.elapsed() < Duration::from_secs(90),
+                "{manifest} never made"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    terminate(running).await;
+    let fetches = fetches.load(std::sync::atomic::Ordering::SeqCst);
+    eprintln!(
+        "credentials valid for 25 s: fetched {fetches} times in {:.1} s",
+        start.elapsed().as_secs_f64()
+    );
+    assert!(
+        fetches >= 2,
+        "credentials valid for 25 s fetched {fetches} times over {:?}",
+        start.elapsed()
+    );
+}
