@@ -10,7 +10,7 @@ use tokio::sync::Semaphore;
 #[derive(Debug)]
 pub(crate) struct Engines {
     idle: Arc<Mutex<Vec<Engine>>>,
-    cpu: Semaphore,
+    cpu: Arc<Semaphore>,
     limits: Limits,
 }
 
@@ -18,25 +18,26 @@ impl Engines {
     pub(crate) fn new(threads: usize, limits: Limits) -> Self {
         Engines {
             idle: Arc::default(),
-            cpu: Semaphore::new(threads.max(1)),
+            cpu: Arc::new(Semaphore::new(threads.max(1))),
             limits,
         }
     }
 
     /// Makes `specs` of `bytes`, and its placeholder, on a blocking thread once one of the
-    /// `threads` is free.
+    /// `threads` is free. The thread is taken until the work ends, even when the caller stops
+    /// waiting (a job timeout): an abandoned decode still uses a core, so no new one starts on it.
     pub(crate) async fn render(
         &self,
         bytes: Vec<u8>,
         specs: Vec<ThumbnailSpec>,
     ) -> Result<Rendering, thumbnail_core::Error> {
-        let _permit = self
-            .cpu
-            .acquire()
+        let permit = Arc::clone(&self.cpu)
+            .acquire_owned()
             .await
             .expect("the semaphore is never closed");
         let (idle, limits) = (Arc::clone(&self.idle), self.limits);
         tokio::task::spawn_blocking(move || {
+            let _permit = permit;
             let mut engine = idle
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())

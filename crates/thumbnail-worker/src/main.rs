@@ -242,8 +242,13 @@ fn owner(value: &str) -> Result<String, String> {
 }
 
 fn block_on<T>(work: impl Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
-    tokio::runtime::Builder::new_multi_thread()
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        .build()?
-        .block_on(work)
+        .build()?;
+    let done = runtime.block_on(work);
+    // What is left on the blocking pool is work a job timeout abandoned (a read that never
+    // returns, a decode of minutes): its message is already released, so the process need not
+    // wait for it, and dropping the runtime would wait for ever.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    done
 }

@@ -1,6 +1,6 @@
 //! The reliability suites: the real worker binary, on the local backend and on the S3/SQS/SNS test
 //! server, under crashes, outages, duplicates, shutdown under load, hostile inputs and hostile keys,
-//! several workers sharing one queue, and backfills after a change of presets.
+//! several workers sharing one queue, backfills after a change of presets, and a job past its deadline.
 //! Each suite writes what it measured to `target/tmp/reliability/` (the figures in docs/reliability.md).
 //!
 //! The crash suite's size is set by `TEST_THUMBNAIL_CRASH_IMAGES` and `TEST_THUMBNAIL_CRASH_KILLS` (200 and 5
@@ -12,6 +12,7 @@ mod common;
 mod rig;
 mod backfill;
 mod crash;
+mod deadline;
 mod duplicates;
 mod hostile;
 mod keys;
