@@ -193,6 +193,16 @@ const ALIASES: [(&str, &str); 1] = [("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "lambda_
 /// their connection pools (measured at about 20 MiB; the rest is margin).
 pub const LAMBDA_BASELINE_MEMORY: u64 = 32 << 20;
 
+/// What the worker itself takes, outside the images: runtime, clients, buffers.
+pub const WORKER_BASELINE_MEMORY: u64 = 64 << 20;
+
+/// The default budget of one image: `limit` less [`WORKER_BASELINE_MEMORY`], shared by
+/// `concurrency` messages; `None` when that leaves nothing.
+fn default_budget(limit: u64, concurrency: usize) -> Option<u64> {
+    let budget = limit.saturating_sub(WORKER_BASELINE_MEMORY) / concurrency.max(1) as u64;
+    (budget > 0).then_some(budget)
+}
+
 /// Lambda gives a function one vCPU per 1769 MB of memory.
 const LAMBDA_MB_PER_VCPU: u64 = 1769;
 
@@ -289,6 +299,8 @@ impl Settings {
     /// Engine threads, concurrency and memory budget. On Lambda (`lambda_memory` set) the
     /// function's memory decides: a thread per vCPU Lambda gives it, and what the memory leaves
     /// after the runtime, shared by those threads, as the budget (unless `memory_budget` is set).
+    /// Elsewhere the budget, unless set, is what the process may use (its cgroup's limit, or the
+    /// machine's memory) less the worker's own, shared by the messages worked on at once.
     pub fn sizing(&self) -> Sizing {
         let cores = parse::cores();
         match self.lambda_memory {
@@ -306,7 +318,10 @@ impl Settings {
             None => Sizing {
                 engine_threads: cores,
                 concurrency: self.concurrency,
-                memory_budget: self.memory_budget.map(|mib| mib << 20),
+                memory_budget: self
+                    .memory_budget
+                    .map(|mib| mib << 20)
+                    .or_else(|| default_budget(parse::memory_limit()?, self.concurrency)),
             },
         }
     }
@@ -538,7 +553,38 @@ mod tests {
         let large = lambda("10240");
         assert!(large.engine_threads >= 1 && large.engine_threads <= 6);
         let worker = Settings::default().sizing();
-        assert_eq!(worker.memory_budget, None);
         assert_eq!(worker.concurrency, Settings::default().concurrency);
+    }
+
+    #[test]
+    fn the_worker_budget_defaults_to_its_share_of_the_memory_it_may_use() {
+        let limit = parse::memory_limit().expect("Linux tells the memory");
+        let machine: u64 = std::fs::read_to_string("/proc/meminfo")
+            .unwrap()
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("MemTotal:")?
+                    .trim()
+                    .strip_suffix(" kB")?
+                    .parse::<u64>()
+                    .ok()
+            })
+            .unwrap()
+            << 10;
+        assert!(limit <= machine && limit > 0, "{limit} of {machine}");
+        let worker = Settings::load(None, [], &["concurrency=4".into()])
+            .unwrap()
+            .sizing();
+        assert_eq!(
+            worker.memory_budget,
+            Some((limit - WORKER_BASELINE_MEMORY) / 4)
+        );
+        let set = Settings::load(None, [], &["memory_budget=96".into()])
+            .unwrap()
+            .sizing();
+        assert_eq!(set.memory_budget, Some(96 << 20));
+        // A container of 512 MiB working on 4 images: 112 MiB each.
+        assert_eq!(default_budget(512 << 20, 4), Some(112 << 20));
+        assert_eq!(default_budget(32 << 20, 4), None);
     }
 }

@@ -76,6 +76,39 @@ pub(crate) fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
+/// The memory this process may use: its cgroup's limit (v2 `memory.max`, or v1
+/// `memory.limit_in_bytes`) when one is set, else the machine's memory; `None` when neither can
+/// be read.
+pub(crate) fn memory_limit() -> Option<u64> {
+    let cgroup = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+    let limits = cgroup.lines().filter_map(|line| {
+        // `0::/path` (v2), or `N:memory:/path` (v1).
+        let mut fields = line.splitn(3, ':');
+        let (_, controllers, path) = (fields.next()?, fields.next()?, fields.next()?);
+        let file = match controllers {
+            "" => format!("/sys/fs/cgroup{path}/memory.max"),
+            c if c.split(',').any(|c| c == "memory") => {
+                format!("/sys/fs/cgroup/memory{path}/memory.limit_in_bytes")
+            }
+            _ => return None,
+        };
+        // `max` (v2) or a huge number (v1) mean no limit.
+        std::fs::read_to_string(file)
+            .ok()?
+            .trim()
+            .parse::<u64>()
+            .ok()
+    });
+    let machine = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|info| {
+            let line = info.lines().find(|l| l.starts_with("MemTotal:"))?;
+            let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+            Some(kib << 10)
+        });
+    limits.chain(machine).min()
+}
+
 pub(crate) fn backend(value: &str) -> Parsed<Backend> {
     match value.trim() {
         "local" => Ok(Backend::Local),

@@ -23,25 +23,40 @@ impl<S: ObjectStore, D: ObjectStore, N: Notifier> Pipeline<S, D, N> {
         const HEADER_BYTES: u64 = 256 << 10;
         let mut head = self.source.get_prefix(key, HEADER_BYTES).await?;
         *metadata = Some(std::mem::take(&mut head.info.metadata));
+        let size = head.info.size;
+        // Past the byte limit, the download refuses it, for that plainer reason and before reading
+        // it: the budget has nothing to add.
+        if size > self.config.limits.max_bytes {
+            return Ok(());
+        }
+        self.check_budget(key, &head.bytes, size, budget)
+    }
+
+    /// Refuses an image of `size` bytes that cannot fit in `budget`, from its size and, when
+    /// `bytes` (its first bytes, or all of them) hold its header, its dimensions. Called before
+    /// the download with the first bytes, and after it with the whole file, so a header the
+    /// first bytes did not reach (behind more APPn data than they cover, a TIFF directory at the
+    /// end) is checked before any pixel is decoded, never waved through.
+    pub(crate) fn check_budget(
+        &self,
+        key: &ObjectKey,
+        bytes: &[u8],
+        size: u64,
+        budget: u64,
+    ) -> Result<(), ProcessError> {
         let wont_fit = |needed| ProcessError::WontFit {
             key: key.to_string(),
             needed,
             budget,
         };
-        let size = head.info.size;
-        let limits = self.config.limits;
-        // Past the byte limit, the download refuses it, for that plainer reason and before reading
-        // it: the budget has nothing to add.
-        if size > limits.max_bytes {
-            return Ok(());
-        }
         if size > budget {
             return Err(wont_fit(size));
         }
+        let limits = self.config.limits;
         let engine = Engine::new(limits);
         // Past the pixel limit (refused from the header again), not an image, or a header beyond
-        // the first bytes: the decode will tell.
-        if let Ok(info) = engine.probe(&head.bytes)
+        // these bytes: the decode, or the check after the download, will tell.
+        if let Ok(info) = engine.probe(bytes)
             && info.pixels() <= limits.max_pixels
         {
             let needed = size + engine.memory_estimate(&info, &self.config.specs);

@@ -243,6 +243,9 @@ impl<S: ObjectStore, D: ObjectStore, N: Notifier> Pipeline<S, D, N> {
         }
         let metadata = &*metadata.insert(std::mem::take(&mut source.info.metadata));
         self.metrics.downloaded(source.info.size);
+        if let Some(budget) = self.config.memory_budget {
+            self.check_budget(&object.key, &source.bytes, source.info.size, budget)?;
+        }
         let etag = source.info.etag.clone();
         if object.etag.as_deref() != Some(etag.as_str())
             && self.manifest_covers(&manifest_key, &etag).await?

@@ -324,6 +324,22 @@ async fn images_that_cannot_fit_the_memory_budget_are_refused_from_their_header(
         Outcome::Made { .. }
     ));
 
+    // A header behind more APPn data (here a 400 KiB ICC profile in APP2 chunks) than the first
+    // bytes read before the download: checked against the budget once the file is whole, before
+    // any pixel is decoded.
+    let padded = jpeg(
+        &quadrants(3000, 2000),
+        &JpegOptions {
+            icc: Some(vec![7; 400 << 10]),
+            ..Default::default()
+        },
+    );
+    let (source, event) = upload("padded.jpg", padded).await;
+    let tight = pipeline(source, budget(8), 1);
+    let error = tight.process(&event).await.unwrap_err();
+    assert_eq!(error.reason(), "wont_fit", "{error}");
+    assert!(tight.dest().keys().is_empty());
+
     // A header over the pixel limit fails for that plainer reason, budget or not.
     let (source, event) = upload("huge.png", png_claiming(100_000, 100_000)).await;
     let refused = pipeline(source, budget(64), 1);
