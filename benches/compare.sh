@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Times `thumbnail-worker convert` beside vipsthumbnail on one folder of photos, one thread and one
 # process for the whole folder each, and prints throughput and peak RSS side by side; then each
-# HEIC/HEIF/AVIF file in the folder alone (vipsthumbnail reads those its libheif reads, else "-").
+# JPEG and PNG alone (time and peak RSS, one process per file), and each HEIC/HEIF/AVIF file alone
+# (vipsthumbnail reads those its libheif reads, else "-").
 #
 # Usage: benches/compare.sh [DIR]      (default: ../shared/corpus beside the repository)
 # FEATURES=avif-input builds ours with AVIF input (needs cmake).
@@ -65,6 +66,26 @@ row "cover 256x256, AVIF q60" \
 one=$(mean "$ours convert -j 1 --preset album-art --output-dir $out/ours ${files[*]}")
 five=$(mean "$ours convert -j 1 --preset profile --preset album-art-small --preset album-art --preset preview --size 256x256 --fit cover --output-dir $out/ours ${files[*]}")
 python3 -c 'import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); print(f"five outputs from one decode: {b:.3f} s, one preset: {a:.3f} s, ratio {b/a:.2f}x")' "$one" "$five"
+
+echo "each file alone, 256x256 cover q80, one process per file:"
+printf '  %-34s %9s %9s %8s %10s %10s\n' "file" "ours s" "vips s" "speedup" "ours MiB" "vips MiB"
+for file in "${files[@]}"; do
+  t_ours=$(mean "$ours convert -j 1 --size 256x256 --fit cover -q 80 --output-dir $out/ours $file")
+  rss_ours=$(peak_mib "$ours" convert -j 1 --size 256x256 --fit cover -q 80 --output-dir "$out/ours" "$file")
+  if [ "$have_vips" = yes ]; then
+    t_vips=$(mean "vipsthumbnail $file --size 256x256 --smartcrop centre -o '$out/one.jpg[Q=80,strip]'")
+    rss_vips=$(peak_mib vipsthumbnail "$file" --size 256x256 --smartcrop centre -o "$out/one.jpg[Q=80,strip]")
+  else
+    t_vips=nan rss_vips=-
+  fi
+  python3 - "$(basename "$file")" "$t_ours" "$t_vips" "$rss_ours" "$rss_vips" <<'PY'
+import sys, math
+name, a, b, ra, rb = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), sys.argv[4], sys.argv[5]
+vb = "-" if math.isnan(b) else f"{b:.3f}"
+sp = "-" if math.isnan(b) else f"{b/a:.2f}x"
+print(f"  {name:<34} {a:>9.3f} {vb:>9} {sp:>8} {ra:>10} {rb:>10}")
+PY
+done
 
 largest=$(ls -S "${files[@]}" | head -1)
 shopt -s nocaseglob nullglob; jpegs=("$dir"/*.jpg "$dir"/*.jpeg); shopt -u nocaseglob nullglob

@@ -28,31 +28,39 @@ pub fn folder() -> Option<PathBuf> {
 
 /// The largest JPEG of the folder (the 20 MP baseline one in the project corpus), or a synthetic 20 MP JPEG.
 pub fn largest_jpeg() -> Photo {
-    let found = folder().and_then(|dir| {
-        let mut jpegs: Vec<(u64, PathBuf)> = std::fs::read_dir(dir)
-            .ok()?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| {
-                p.extension().is_some_and(|x| {
-                    x.eq_ignore_ascii_case("jpg") || x.eq_ignore_ascii_case("jpeg")
-                })
-            })
-            .filter_map(|p| Some((p.metadata().ok()?.len(), p)))
-            .collect();
-        jpegs.sort();
-        jpegs.pop()
-    });
-    match found {
-        Some((_, path)) => Photo {
+    largest_jpeg_where(|_| true).unwrap_or_else(|| synthetic(6000, 3400, false))
+}
+
+/// The largest progressive JPEG of the folder (the 16 MP one in the project corpus), or a synthetic
+/// progressive 16 MP JPEG.
+pub fn largest_progressive_jpeg() -> Photo {
+    // A progressive frame header: SOF2.
+    largest_jpeg_where(|bytes| bytes.windows(2).any(|w| w == [0xFF, 0xC2]))
+        .unwrap_or_else(|| synthetic(5312, 2988, true))
+}
+
+fn largest_jpeg_where(keep: impl Fn(&[u8]) -> bool) -> Option<Photo> {
+    let mut jpegs: Vec<(u64, PathBuf)> = std::fs::read_dir(folder()?)
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.extension()
+                .is_some_and(|x| x.eq_ignore_ascii_case("jpg") || x.eq_ignore_ascii_case("jpeg"))
+        })
+        .filter_map(|p| Some((p.metadata().ok()?.len(), p)))
+        .collect();
+    jpegs.sort();
+    jpegs.into_iter().rev().find_map(|(_, path)| {
+        let bytes = std::fs::read(&path).expect("a readable photo");
+        keep(&bytes).then(|| Photo {
             name: path.file_name().unwrap().to_string_lossy().into_owned(),
-            bytes: std::fs::read(&path).expect("a readable photo"),
-        },
-        None => synthetic(6000, 3400),
-    }
+            bytes,
+        })
+    })
 }
 
 /// A synthetic photo-sized JPEG: smooth gradients with fine texture, so it does not compress to nothing.
-pub fn synthetic(width: u32, height: u32) -> Photo {
+pub fn synthetic(width: u32, height: u32, progressive: bool) -> Photo {
     let image = thumbnail_tests::textured(width, height);
     Photo {
         name: format!("synthetic {width}x{height}"),
@@ -60,6 +68,7 @@ pub fn synthetic(width: u32, height: u32) -> Photo {
             &image,
             &JpegOptions {
                 quality: Some(85),
+                progressive,
                 ..Default::default()
             },
         ),

@@ -101,6 +101,38 @@ fn estimates_bound_what_is_allocated() {
             );
         }
     }
+
+    // One small thumbnail: shrunk on load by 8, a progressive JPEG from its DC scans alone and a
+    // PNG as its rows arrive. Neither holds the decoded image: both peak far below its 11 MiB.
+    let small = [specs[0].clone()];
+    let progressive = jpeg(
+        &photo,
+        &JpegOptions {
+            progressive: true,
+            ..JpegOptions::default()
+        },
+    );
+    let png = encode(&photo.clone().into(), image::ImageFormat::Png);
+    for (name, input) in [
+        ("progressive jpeg at 1/8", progressive),
+        ("png at 1/8", png),
+    ] {
+        let mut engine = Engine::new(Limits::default());
+        let estimate = engine.memory_estimate(&engine.probe(&input).unwrap(), &small);
+        let peak = peak_growth(|| {
+            engine.thumbnails(&input, &small).unwrap();
+        }) as u64;
+        eprintln!("{name}: peak {peak} bytes, estimate {estimate}");
+        assert!(
+            peak <= estimate,
+            "{name}: peak {peak} > estimate {estimate}"
+        );
+        assert!(peak < 2400 * 1600 * 3 / 8, "{name}: peak {peak}");
+        assert!(
+            estimate <= peak * 4,
+            "{name}: estimate {estimate} over 4x the peak {peak}"
+        );
+    }
 }
 
 fn huge_headers_fail_fast_with_little_memory() {

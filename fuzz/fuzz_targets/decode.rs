@@ -1,5 +1,5 @@
 //! Any bytes through the whole engine path: format detection, header probe, limits, decode (with and
-//! without JPEG shrink-on-load; HEIC and AVIF from the `alpha` seeds), orientation, colour
+//! without JPEG and PNG shrink-on-load; HEIC and AVIF from the `alpha` seeds), orientation, colour
 //! conversion, resize, both smart crops, the placeholders and the encoders.
 //! The engine must answer with a thumbnail or an `Error`, never a panic, abort or overflow.
 //! Inputs that once failed are kept in `fuzz/regressions/decode/` and replayed by `fuzz/run`.
@@ -35,5 +35,8 @@ fuzz_target!(|data: &[u8]| {
             .with_formats(Formats::Auto),
     ];
     let _ = engine.render(data, &specs);
+    // A thumbnail an eighth of the seeds' size or less: the shrink-on-load paths (the DC-only
+    // decode of progressive JPEGs, PNG rows shrunk as they arrive).
+    let _ = engine.thumbnail(data, &ThumbnailSpec::new("tiny", Size::new(4, 4).unwrap()));
     let _ = engine.decode(data, &[]);
 });

@@ -81,12 +81,26 @@ impl Engine {
     /// before downloading the image.
     pub fn memory_estimate(&self, info: &ImageInfo, specs: &[ThumbnailSpec]) -> u64 {
         let pixels = info.pixels();
+        let scale = u64::from(shrink_on_load(info, specs));
         let decoded = match info.format {
+            // A progressive file at 1/8 is decoded from its DC scans alone: per 8x8 block, a
+            // 32-bit DC value of each component, its 8-bit sample, and the RGB pixel.
+            ImageFormat::Jpeg if info.interlaced && scale == 8 && info.bytes_per_pixel == 3 => {
+                pixels.div_ceil(64) * (3 * 4 + 3 + 3) + (64 << 10)
+            }
             ImageFormat::Jpeg => {
-                let scale = u64::from(shrink_on_load(info, specs));
-                // A progressive file keeps every DCT coefficient (2 bytes each, 1.5 per pixel in
-                // 4:2:0) until its last scan; the header does not say which kind this is.
+                // libjpeg keeps every DCT coefficient of a progressive file (2 bytes each, 1.5
+                // per pixel in 4:2:0) until its last scan; baseline files are counted alike.
                 pixels * 3 + pixels.div_ceil(scale * scale) * 4 * 2
+            }
+            // Shrunk as its rows arrive: two rows at up to 8 bytes a pixel, the sums of one row
+            // of output (16 bytes a pixel), the shrunk RGBA image, and the inflater's buffers.
+            ImageFormat::Png if !info.interlaced && scale > 1 => {
+                let width = u64::from(info.width);
+                width * 8 * 2
+                    + width.div_ceil(scale) * 16
+                    + pixels.div_ceil(scale * scale) * 4
+                    + (1 << 20)
             }
             // 32-bit sample planes (Y, Cb, Cr: 12 bytes a pixel in 4:4:4 at worst), an alpha plane
             // (4) and the 8-bit RGBA result (4).
@@ -295,6 +309,7 @@ mod tests {
             height,
             orientation,
             bytes_per_pixel: 3,
+            interlaced: false,
         }
     }
 

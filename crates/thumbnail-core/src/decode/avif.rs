@@ -32,6 +32,7 @@ mod decoder {
             height: header.max_frame_height.get(),
             orientation: 1,
             bytes_per_pixel: if parsed.alpha_item.is_some() { 4 } else { 3 },
+            interlaced: false,
         };
         Ok((info, parsed))
     }

@@ -28,6 +28,7 @@ mod decoder {
                 } else {
                     3
                 },
+                interlaced: false,
             })
         })
     }

@@ -1,5 +1,6 @@
 //! JPEG through libjpeg-turbo (the `mozjpeg` crate): DCT-domain shrink-on-load, and rows decoded
-//! straight into the caller's buffer, so time and memory follow the output size.
+//! straight into the caller's buffer, so time and memory follow the output size; progressive files
+//! at 1/8 scale through our own DC-only decoder (`progressive`).
 //!
 //! libjpeg reports fatal errors through a callback that must not return; the `mozjpeg` crate (and the
 //! handler below) unwind out of it, and every call into the library here runs under `catch_unwind`,
@@ -13,7 +14,7 @@ use image::metadata::Orientation;
 use mozjpeg::{ColorSpace, Decompress, Marker};
 use mozjpeg_sys::{jpeg_common_struct, jpeg_error_mgr};
 
-use super::{ImageInfo, check_pixels};
+use super::{ImageInfo, check_pixels, progressive};
 use crate::color;
 use crate::raster::{PixelLayout, Raster};
 use crate::{Error, ImageFormat, Limits};
@@ -22,7 +23,7 @@ use crate::{Error, ImageFormat, Limits};
 const MARKERS: &[Marker] = &[Marker::APP(1), Marker::APP(2), Marker::APP(14)];
 
 pub(super) fn probe(input: &[u8]) -> Result<ImageInfo, Error> {
-    guarded(|| Ok(info(&open(input)?)))
+    guarded(|| Ok(info(&open(input)?, input)))
 }
 
 pub(super) fn decode(
@@ -44,7 +45,7 @@ pub(super) fn decode(
     };
     guarded(move || {
         let mut jpeg = open(input)?;
-        let info = info(&jpeg);
+        let info = info(&jpeg, input);
         check_pixels(&info, limits)?;
         let shrink = choose_shrink(&info).clamp(1, 8);
         jpeg.scale((8 / shrink) as u8);
@@ -56,6 +57,17 @@ pub(super) fn decode(
         let adobe = jpeg
             .markers()
             .any(|m| m.marker == Marker::APP(14) && m.data.starts_with(b"Adobe"));
+        // At 1/8 a progressive file needs only its DC scans (see `progressive`); libjpeg would
+        // decode and buffer every coefficient of every scan first.
+        if shrink == 8
+            && !cmyk
+            && let Some(mut raster) = progressive::decode_dc(input, &mut pixels)?
+        {
+            if let Some(icc) = icc {
+                color::to_srgb(&mut raster, &icc);
+            }
+            return Ok((raster, info));
+        }
         let mut started = if cmyk {
             jpeg.to_colorspace(ColorSpace::JCS_CMYK)
         } else {
@@ -89,7 +101,7 @@ fn open(input: &[u8]) -> Result<Decompress<&[u8]>, Error> {
         .map_err(corrupt)
 }
 
-fn info(jpeg: &Decompress<&[u8]>) -> ImageInfo {
+fn info(jpeg: &Decompress<&[u8]>, input: &[u8]) -> ImageInfo {
     let orientation = jpeg
         .markers()
         .filter(|m| m.marker == Marker::APP(1))
@@ -103,6 +115,7 @@ fn info(jpeg: &Decompress<&[u8]>) -> ImageInfo {
         orientation,
         // Gray is decoded to RGB, CMYK and YCCK to four channels.
         bytes_per_pixel: if jpeg.components().len() == 4 { 4 } else { 3 },
+        interlaced: progressive::is_progressive(input),
     }
 }
 

@@ -4,6 +4,8 @@ mod avif;
 mod heif;
 mod jpeg;
 mod other;
+mod png;
+mod progressive;
 
 use image::metadata::Orientation;
 use image::{DynamicImage, ImageBuffer};
@@ -24,6 +26,9 @@ pub struct ImageInfo {
     pub orientation: u8,
     /// Bytes a pixel takes as decoded: 3 for RGB, 4 for RGBA or CMYK, up to 8 for 16-bit RGBA.
     pub bytes_per_pixel: u8,
+    /// Whether the pixels arrive in passes over the whole image (a progressive JPEG, an
+    /// interlaced PNG), which decides how a decoder may shrink it and what it must hold.
+    pub interlaced: bool,
 }
 
 impl ImageInfo {
@@ -47,6 +52,7 @@ pub(crate) fn probe(input: &[u8], limits: &Limits) -> Result<ImageInfo, Error> {
     check_bytes(input, limits)?;
     match ImageFormat::detect(input)? {
         ImageFormat::Jpeg => jpeg::probe(input),
+        ImageFormat::Png => guarded(ImageFormat::Png, || png::probe(input)),
         ImageFormat::Heif => heif::probe(input),
         ImageFormat::Avif => avif::probe(input),
         format => other::probe(input, format, limits),
@@ -54,17 +60,24 @@ pub(crate) fn probe(input: &[u8], limits: &Limits) -> Result<ImageInfo, Error> {
 }
 
 /// Decodes `input` upright and in sRGB. `choose_shrink` sees the header (after the limits passed) and
-/// returns the JPEG shrink-on-load factor, 1, 2, 4 or 8; other formats always decode at full size.
+/// returns the shrink-on-load factor, 1, 2, 4 or 8, which JPEG (DCT scaling) and non-interlaced PNG
+/// (a box average as rows arrive) take; other formats always decode at full size.
 /// `scratch` is reused for the pixels when the decoder allows it.
 pub(crate) fn decode(
     input: &[u8],
     limits: &Limits,
-    scratch: Vec<u8>,
+    mut scratch: Vec<u8>,
     choose_shrink: impl FnOnce(&ImageInfo) -> u32,
 ) -> Result<(Raster, ImageInfo), Error> {
     check_bytes(input, limits)?;
     let (raster, info) = match ImageFormat::detect(input)? {
         ImageFormat::Jpeg => jpeg::decode(input, limits, scratch, choose_shrink)?,
+        ImageFormat::Png => match guarded(ImageFormat::Png, || {
+            png::decode(input, limits, &mut scratch, choose_shrink)
+        })? {
+            Some(decoded) => decoded,
+            None => other::decode(input, ImageFormat::Png, limits, scratch)?,
+        },
         ImageFormat::Heif => heif::decode(input, limits)?,
         ImageFormat::Avif => avif::decode(input, limits)?,
         format => other::decode(input, format, limits, scratch)?,

@@ -106,6 +106,8 @@ fn info(format: ImageFormat, decoder: &mut impl ImageDecoder) -> ImageInfo {
         height,
         orientation,
         bytes_per_pixel: decoder.color_type().bytes_per_pixel(),
+        // Only PNG decodes differently when interlaced, and PNG headers are read by `png`.
+        interlaced: false,
     }
 }
 
