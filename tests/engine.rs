@@ -676,3 +676,14 @@ fn a_png_shrunk_as_its_rows_arrive_matches_a_full_decode() {
         assert!(quality >= 35.0, "{name}: {quality:.1} dB");
     }
 }
+
+#[test]
+fn an_interlaced_png_gives_what_the_same_pixels_plain_give() {
+    // optipng's Adam7 and plain encodings of one RGBA image (tests/fixtures/png/make.sh): the
+    // interlaced one is decoded whole, then shrunk as the plain one is row by row.
+    let spec = spec("100x100", Fit::Cover).with_format(OutputFormat::Png);
+    let plain = make(&fixture("png/plain.png"), &spec).unwrap();
+    let interlaced = make(&fixture("png/interlaced.png"), &spec).unwrap();
+    assert_eq!(plain.to_rgba8().as_raw(), interlaced.to_rgba8().as_raw());
+    assert_eq!((plain.width(), plain.height()), (100, 100));
+}

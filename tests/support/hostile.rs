@@ -36,7 +36,7 @@ pub struct Hostile {
 /// The default byte limit of the engine (`Limits::default().max_bytes`).
 const MAX_BYTES: usize = 100 * 1024 * 1024;
 
-/// The whole corpus (44 files). Every call makes the same bytes.
+/// The whole corpus (47 files). Every call makes the same bytes.
 pub fn hostile_corpus() -> Vec<Hostile> {
     use Expect::{Fails, Thumbnails};
     let photo = jpeg(&quadrants(640, 480), &JpegOptions::default());
@@ -253,9 +253,27 @@ pub fn hostile_corpus() -> Vec<Hostile> {
         ),
         (
             "png-flat-10000x10000.png",
-            flat_png(10_000, 10_000),
+            flat_png(10_000, 10_000, false),
+            Thumbnails,
+            "a 400 KB PNG of 10^8 pixels, shrunk by 8 as its rows arrive: within a 96 MiB budget",
+        ),
+        (
+            "png-flat-interlaced-10000x10000.png",
+            flat_png(10_000, 10_000, true),
             Fails("wont_fit"),
-            "a 400 KB PNG of 10^8 pixels: within the pixel limit, over a 96 MiB memory budget",
+            "the same, interlaced (decoded whole): over a 96 MiB memory budget, refused from its header",
+        ),
+        (
+            "jpeg-header-past-256k.jpg",
+            header_past_256k(),
+            Fails("wont_fit"),
+            "JPEG claiming 10000x10000 behind a 400 KiB ICC profile: past the bytes read before the download",
+        ),
+        (
+            "png-iccp-bomb.png",
+            iccp_bomb(&png, 1 << 30),
+            Thumbnails,
+            "PNG with an ICC profile inflating to 1 GiB: the profile is ignored",
         ),
         (
             "jpeg-0x0.jpg",
@@ -410,13 +428,46 @@ fn ztxt_bomb(png: &[u8], inflated: usize) -> Vec<u8> {
     out
 }
 
+/// `png` with an iCCP chunk, before its image data, whose profile inflates to `inflated` zero
+/// bytes: a compression bomb for whoever reads colour profiles.
+fn iccp_bomb(png: &[u8], inflated: usize) -> Vec<u8> {
+    let mut data = b"bomb\0\0".to_vec(); // profile name, separator, compression method 0
+    data.extend_from_slice(&zeros_zlib(inflated));
+    let ihdr_end = 8 + 8 + 13 + 4;
+    let mut out = png[..ihdr_end].to_vec();
+    push_png_chunk(&mut out, b"iCCP", &data);
+    out.extend_from_slice(&png[ihdr_end..]);
+    out
+}
+
+/// A JPEG whose frame header, behind a 400 KiB ICC profile (in APP2 chunks), claims 10000x10000.
+fn header_past_256k() -> Vec<u8> {
+    let mut data = jpeg(
+        &quadrants(16, 16),
+        &JpegOptions {
+            icc: Some(vec![7; 400 << 10]),
+            ..Default::default()
+        },
+    );
+    let sof = data
+        .windows(2)
+        .position(|w| w[0] == 0xFF && (w[1] == 0xC0 || w[1] == 0xC2))
+        .expect("a frame header");
+    assert!(sof > 256 << 10, "the header lies past the first 256 KiB");
+    // FF Cx, length (2), precision (1), height (2), width (2).
+    data[sof + 5..sof + 7].copy_from_slice(&10_000u16.to_be_bytes());
+    data[sof + 7..sof + 9].copy_from_slice(&10_000u16.to_be_bytes());
+    data
+}
+
 /// A valid 8-bit grey PNG of `width` x `height` black pixels: a few hundred kilobytes that decode
 /// to `width * height` pixels.
-fn flat_png(width: u32, height: u32) -> Vec<u8> {
+/// Interlaced, the rows are those of a plain file (only the header is ever read of it).
+fn flat_png(width: u32, height: u32, interlaced: bool) -> Vec<u8> {
     let mut ihdr = Vec::new();
     ihdr.extend_from_slice(&width.to_be_bytes());
     ihdr.extend_from_slice(&height.to_be_bytes());
-    ihdr.extend_from_slice(&[8, 0, 0, 0, 0]); // 8-bit grey, no interlace
+    ihdr.extend_from_slice(&[8, 0, 0, 0, u8::from(interlaced)]); // 8-bit grey
     let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
     push_png_chunk(&mut out, b"IHDR", &ihdr);
     // Every row is its filter byte (0) and `width` zero samples.

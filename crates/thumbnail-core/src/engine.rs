@@ -94,12 +94,14 @@ impl Engine {
                 pixels * 3 + pixels.div_ceil(scale * scale) * 4 * 2
             }
             // Shrunk as its rows arrive: two rows at up to 8 bytes a pixel, the sums of one row
-            // of output (16 bytes a pixel), the shrunk RGBA image, and the inflater's buffers.
-            ImageFormat::Png if !info.interlaced && scale > 1 => {
+            // of output (16 bytes a pixel), the shrunk RGBA image and a copy (to turn it upright),
+            // and the inflater's buffers.
+            // (Interlaced, it is decoded whole first: the formula below.)
+            ImageFormat::Png if !info.interlaced => {
                 let width = u64::from(info.width);
                 width * 8 * 2
                     + width.div_ceil(scale) * 16
-                    + pixels.div_ceil(scale * scale) * 4
+                    + pixels.div_ceil(scale * scale) * 4 * 2
                     + (1 << 20)
             }
             // 32-bit sample planes (Y, Cb, Cr: 12 bytes a pixel in 4:4:4 at worst), an alpha plane

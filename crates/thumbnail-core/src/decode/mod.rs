@@ -60,8 +60,8 @@ pub(crate) fn probe(input: &[u8], limits: &Limits) -> Result<ImageInfo, Error> {
 }
 
 /// Decodes `input` upright and in sRGB. `choose_shrink` sees the header (after the limits passed) and
-/// returns the shrink-on-load factor, 1, 2, 4 or 8, which JPEG (DCT scaling) and non-interlaced PNG
-/// (a box average as rows arrive) take; other formats always decode at full size.
+/// returns the shrink-on-load factor, 1, 2, 4 or 8, which JPEG (DCT scaling) and PNG (a box average
+/// as rows arrive) take; other formats always decode at full size.
 /// `scratch` is reused for the pixels when the decoder allows it.
 pub(crate) fn decode(
     input: &[u8],
@@ -72,12 +72,9 @@ pub(crate) fn decode(
     check_bytes(input, limits)?;
     let (raster, info) = match ImageFormat::detect(input)? {
         ImageFormat::Jpeg => jpeg::decode(input, limits, scratch, choose_shrink)?,
-        ImageFormat::Png => match guarded(ImageFormat::Png, || {
+        ImageFormat::Png => guarded(ImageFormat::Png, || {
             png::decode(input, limits, &mut scratch, choose_shrink)
-        })? {
-            Some(decoded) => decoded,
-            None => other::decode(input, ImageFormat::Png, limits, scratch)?,
-        },
+        })?,
         ImageFormat::Heif => heif::decode(input, limits)?,
         ImageFormat::Avif => avif::decode(input, limits)?,
         format => other::decode(input, format, limits, scratch)?,

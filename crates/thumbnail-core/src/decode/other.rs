@@ -1,4 +1,4 @@
-//! PNG, WebP, GIF, TIFF and BMP through the `image` crate's decoders, at full size.
+//! WebP, GIF, TIFF and BMP through the `image` crate's decoders, at full size.
 
 use std::io::Cursor;
 
@@ -79,12 +79,11 @@ fn open<'a>(
     limits: &Limits,
 ) -> Result<impl ImageDecoder + 'a, Error> {
     let image_format = match format {
-        ImageFormat::Png => image::ImageFormat::Png,
         ImageFormat::WebP => image::ImageFormat::WebP,
         ImageFormat::Gif => image::ImageFormat::Gif,
         ImageFormat::Tiff => image::ImageFormat::Tiff,
         ImageFormat::Bmp => image::ImageFormat::Bmp,
-        ImageFormat::Jpeg | ImageFormat::Heif | ImageFormat::Avif => {
+        ImageFormat::Jpeg | ImageFormat::Png | ImageFormat::Heif | ImageFormat::Avif => {
             unreachable!("decoded by their own modules")
         }
     };
@@ -106,7 +105,7 @@ fn info(format: ImageFormat, decoder: &mut impl ImageDecoder) -> ImageInfo {
         height,
         orientation,
         bytes_per_pixel: decoder.color_type().bytes_per_pixel(),
-        // Only PNG decodes differently when interlaced, and PNG headers are read by `png`.
+        // Only JPEG and PNG decode differently when interlaced, and have modules of their own.
         interlaced: false,
     }
 }

@@ -1,10 +1,9 @@
-//! PNG row by row, shrunk as the rows arrive: a box average over `shrink` x `shrink` pixels, so
-//! only one row of the image and the shrunk result are ever held, never the whole decoded image.
-//!
-//! Interlaced (Adam7) files send their rows in seven passes over the whole image, so they cannot
-//! be shrunk as they arrive; those, and images needing no shrink, go to the full decode of
-//! `other`. Colour is averaged with alpha as weight (premultiplied), so a transparent pixel's
-//! colour never bleeds into its opaque neighbours.
+//! PNG through the `png` crate, row by row, shrunk as the rows arrive: a box average over
+//! `shrink` x `shrink` pixels, so only one row of the image and the shrunk result are ever held,
+//! never the whole decoded image. Interlaced (Adam7) files send their rows in seven passes over the
+//! whole image, so those are decoded whole first, then shrunk the same way. Colour is averaged
+//! with alpha as weight (premultiplied), so a transparent pixel's colour never bleeds into its
+//! opaque neighbours; 16-bit samples are taken to 8 bits as they are read.
 
 use std::io::Cursor;
 
@@ -31,17 +30,14 @@ pub(super) fn probe(input: &[u8]) -> Result<ImageInfo, Error> {
 /// The decoder, past the header (and the metadata before the pixels), and what it says.
 fn open(input: &[u8]) -> Result<(Reader<'_>, ImageInfo), Error> {
     // The pixel limit is checked on the header, by the caller; rows are small. What is left to
-    // bound is what metadata may inflate to.
-    let mut decoder = png::Decoder::new_with_limits(
-        Cursor::new(input),
-        png::Limits {
-            bytes: METADATA_BYTES,
-        },
-    );
-    // Palettes and low bit depths expanded, tRNS to alpha, 16 bits to 8: rows of 1 to 4 bytes a
-    // pixel, grey or RGB, with or without alpha.
-    decoder.set_transformations(Transformations::EXPAND | Transformations::STRIP_16);
-    let reader = decoder.read_info().map_err(corrupt)?;
+    // bound is what metadata may inflate to. An ICC profile past that bound is a bomb, not a
+    // profile: the image is read without it, as browsers show an image whose profile they
+    // cannot use.
+    let reader = match reader(input, false) {
+        Err(png::DecodingError::LimitsExceeded) => reader(input, true),
+        other => other,
+    }
+    .map_err(corrupt)?;
     let header = reader.info();
     let info = ImageInfo {
         format: ImageFormat::Png,
@@ -64,54 +60,73 @@ fn open(input: &[u8]) -> Result<(Reader<'_>, ImageInfo), Error> {
     Ok((reader, info))
 }
 
-/// Decodes `input` shrunk by the factor `choose_shrink` picks (1, 2, 4 or 8), into `pixels`
-/// (taken); `None` when this path does not apply (interlaced, or no shrink), for the full decode
-/// to take it.
+/// A decoder of `input` past its header, within [`METADATA_BYTES`] of metadata.
+fn reader(input: &[u8], ignore_icc: bool) -> Result<Reader<'_>, png::DecodingError> {
+    let mut decoder = png::Decoder::new_with_limits(
+        Cursor::new(input),
+        png::Limits {
+            bytes: METADATA_BYTES,
+        },
+    );
+    decoder.set_ignore_iccp_chunk(ignore_icc);
+    // Palettes and low bit depths expanded, tRNS to alpha, 16 bits to 8: rows of 1 to 4 bytes a
+    // pixel, grey or RGB, with or without alpha.
+    decoder.set_transformations(Transformations::EXPAND | Transformations::STRIP_16);
+    decoder.read_info()
+}
+
+/// Decodes `input`, shrunk by the factor `choose_shrink` picks (1, 2, 4 or 8), into `pixels`
+/// (taken): row by row as the rows arrive, or, interlaced, from the whole image once decoded.
 pub(super) fn decode(
     input: &[u8],
     limits: &Limits,
     pixels: &mut Vec<u8>,
     choose_shrink: impl FnOnce(&ImageInfo) -> u32,
-) -> Result<Option<(Raster, ImageInfo)>, Error> {
+) -> Result<(Raster, ImageInfo), Error> {
     let (mut reader, info) = open(input)?;
     check_pixels(&info, limits)?;
-    if info.interlaced {
-        return Ok(None);
-    }
     let shrink = choose_shrink(&info).clamp(1, 8) as usize;
-    if shrink == 1 {
-        return Ok(None);
-    }
     let icc = reader.info().icc_profile.as_ref().map(|p| p.to_vec());
     let (color_type, depth) = reader.output_color_type();
-    if depth != BitDepth::Eight {
-        return Ok(None);
-    }
-    let (channels, alpha) = match color_type {
-        ColorType::Grayscale => (1, false),
-        ColorType::GrayscaleAlpha => (2, true),
-        ColorType::Rgb => (3, false),
-        ColorType::Rgba => (4, true),
-        ColorType::Indexed => return Ok(None),
+    let (channels, alpha) = match (color_type, depth) {
+        (ColorType::Grayscale, BitDepth::Eight) => (1, false),
+        (ColorType::GrayscaleAlpha, BitDepth::Eight) => (2, true),
+        (ColorType::Rgb, BitDepth::Eight) => (3, false),
+        (ColorType::Rgba, BitDepth::Eight) => (4, true),
+        other => unreachable!("EXPAND and STRIP_16 give 8-bit grey or RGB, not {other:?}"),
     };
     let (width, height) = (info.width as usize, info.height as usize);
     let (out_w, out_h) = (width.div_ceil(shrink), height.div_ceil(shrink));
-    let out_channels = if alpha { 4 } else { 3 };
-    let mut sums = Band::new(out_w, alpha);
+    let mut band = Band::new(out_w, alpha);
     pixels.clear();
-    pixels.reserve(out_w * out_h * out_channels);
-    let mut y = 0;
-    while let Some(row) = reader.next_row().map_err(corrupt)? {
-        sums.add(row.data(), channels, shrink);
-        y += 1;
-        if sums.rows == shrink || y == height {
-            sums.emit(pixels, width, shrink);
+    pixels.reserve(out_w * out_h * if alpha { 4 } else { 3 });
+    let mut add = |row: &[u8], y: usize| {
+        band.add(row, channels, shrink);
+        if band.rows == shrink || y + 1 == height {
+            band.emit(pixels, width, shrink);
         }
-    }
-    if y != height {
-        return Err(corrupt(format!(
-            "the image ends after {y} of {height} rows"
-        )));
+    };
+    if info.interlaced {
+        // Adam7 sends seven passes over the whole image: only the whole image has whole rows.
+        let size = reader
+            .output_buffer_size()
+            .ok_or_else(|| corrupt("the image does not fit in memory"))?;
+        let mut whole = vec![0; size];
+        reader.next_frame(&mut whole).map_err(corrupt)?;
+        for (y, row) in whole.chunks_exact(width * channels).enumerate() {
+            add(row, y);
+        }
+    } else {
+        let mut y = 0;
+        while let Some(row) = reader.next_row().map_err(corrupt)? {
+            add(row.data(), y);
+            y += 1;
+        }
+        if y != height {
+            return Err(corrupt(format!(
+                "the image ends after {y} of {height} rows"
+            )));
+        }
     }
     let layout = if alpha {
         PixelLayout::Rgba8
@@ -122,7 +137,7 @@ pub(super) fn decode(
     if let Some(icc) = icc {
         color::to_srgb(&mut raster, &icc);
     }
-    Ok(Some((raster, info)))
+    Ok((raster, info))
 }
 
 fn corrupt(e: impl ToString) -> Error {
