@@ -1,4 +1,5 @@
-//! Crash suite: uploads, then `kill -9` of the worker at random moments, restarted each time; then
+//! Crash suite: uploads, then `kill -9` of the worker at random moments (or after a random few
+//! images, whichever comes first), restarted each time; then
 //! `run --exit-when-idle`, which must not exit before every image has all its thumbnails, every good
 //! one was announced, every corrupt one is in the dead-letter queue, and the queue is empty.
 //!
@@ -62,9 +63,19 @@ fn crash_suite(backend: Backend) {
     let mut moments = Vec::new();
     let start = Instant::now();
     while moments.len() < kills {
+        let before = made(&rig);
         let mut worker = rig.start(&[]);
-        let moment = Duration::from_millis(random.between(200..2000));
-        std::thread::sleep(moment);
+        // A random moment 0.2-2 s in, or once a random 3-20 more images are done, whichever
+        // comes first: however fast the worker, the kills land while work remains.
+        let (limit, progress) = (
+            Duration::from_millis(random.between(200..2000)),
+            before + random.between(3..20) as usize,
+        );
+        let started = Instant::now();
+        while started.elapsed() < limit && made(&rig) < progress {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let moment = started.elapsed();
         worker.kill().unwrap(); // SIGKILL
         worker.wait().unwrap();
         let done = made(&rig);
