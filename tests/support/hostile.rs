@@ -6,8 +6,8 @@
 use image::{DynamicImage, ImageFormat, Rgba, RgbaImage};
 
 use crate::{
-    JpegOptions, cmyk_jpeg, encode, jpeg, jpeg_claiming, png_claiming, png16_with_alpha,
-    push_png_chunk, quadrants,
+    JpegOptions, claim_size, cmyk_jpeg, encode, jpeg, jpeg_claiming, png_claiming,
+    png16_with_alpha, push_png_chunk, quadrants,
 };
 
 /// What the pipeline must do with a file.
@@ -419,23 +419,24 @@ fn strip(width: u32) -> Vec<u8> {
 /// `png` with a zTXt chunk, before its image data, whose text inflates to `inflated` zero bytes: a
 /// compression bomb for whoever decompresses text chunks.
 fn ztxt_bomb(png: &[u8], inflated: usize) -> Vec<u8> {
-    let mut data = b"Comment\0\0".to_vec(); // keyword, separator, compression method 0
-    data.extend_from_slice(&zeros_zlib(inflated));
-    let ihdr_end = 8 + 8 + 13 + 4;
-    let mut out = png[..ihdr_end].to_vec();
-    push_png_chunk(&mut out, b"zTXt", &data);
-    out.extend_from_slice(&png[ihdr_end..]);
-    out
+    // Keyword, separator, compression method 0.
+    compressed_chunk_bomb(png, b"zTXt", b"Comment\0\0", inflated)
 }
 
 /// `png` with an iCCP chunk, before its image data, whose profile inflates to `inflated` zero
 /// bytes: a compression bomb for whoever reads colour profiles.
 fn iccp_bomb(png: &[u8], inflated: usize) -> Vec<u8> {
-    let mut data = b"bomb\0\0".to_vec(); // profile name, separator, compression method 0
+    // Profile name, separator, compression method 0.
+    compressed_chunk_bomb(png, b"iCCP", b"bomb\0\0", inflated)
+}
+
+/// `png` with a `kind` chunk right after IHDR: `header`, then a zlib stream of `inflated` zeros.
+fn compressed_chunk_bomb(png: &[u8], kind: &[u8; 4], header: &[u8], inflated: usize) -> Vec<u8> {
+    let mut data = header.to_vec();
     data.extend_from_slice(&zeros_zlib(inflated));
     let ihdr_end = 8 + 8 + 13 + 4;
     let mut out = png[..ihdr_end].to_vec();
-    push_png_chunk(&mut out, b"iCCP", &data);
+    push_png_chunk(&mut out, kind, &data);
     out.extend_from_slice(&png[ihdr_end..]);
     out
 }
@@ -449,14 +450,8 @@ fn header_past_256k() -> Vec<u8> {
             ..Default::default()
         },
     );
-    let sof = data
-        .windows(2)
-        .position(|w| w[0] == 0xFF && (w[1] == 0xC0 || w[1] == 0xC2))
-        .expect("a frame header");
+    let sof = claim_size(&mut data, 10_000, 10_000);
     assert!(sof > 256 << 10, "the header lies past the first 256 KiB");
-    // FF Cx, length (2), precision (1), height (2), width (2).
-    data[sof + 5..sof + 7].copy_from_slice(&10_000u16.to_be_bytes());
-    data[sof + 7..sof + 9].copy_from_slice(&10_000u16.to_be_bytes());
     data
 }
 

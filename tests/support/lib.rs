@@ -234,14 +234,20 @@ fn crc32(data: &[u8]) -> u32 {
 /// A valid small JPEG whose frame header is rewritten to claim `width` x `height`.
 pub fn jpeg_claiming(width: u16, height: u16) -> Vec<u8> {
     let mut data = jpeg(&quadrants(16, 16), &JpegOptions::default());
-    let sof = data
+    claim_size(&mut data, width, height);
+    data
+}
+
+/// Rewrites the frame header of `jpeg` to claim `width` x `height`; returns where it is.
+pub fn claim_size(jpeg: &mut [u8], width: u16, height: u16) -> usize {
+    let sof = jpeg
         .windows(2)
         .position(|w| w[0] == 0xFF && (w[1] == 0xC0 || w[1] == 0xC2))
         .expect("a frame header");
     // FF Cx, length (2), precision (1), height (2), width (2).
-    data[sof + 5..sof + 7].copy_from_slice(&height.to_be_bytes());
-    data[sof + 7..sof + 9].copy_from_slice(&width.to_be_bytes());
-    data
+    jpeg[sof + 5..sof + 7].copy_from_slice(&height.to_be_bytes());
+    jpeg[sof + 7..sof + 9].copy_from_slice(&width.to_be_bytes());
+    sof
 }
 
 /// Decodes an output thumbnail for checking its pixels.

@@ -443,45 +443,50 @@ impl ObjectStore for LocalStore {
         start_after: Option<&str>,
         limit: usize,
     ) -> Result<ListPage, StorageError> {
-        let dir = Arc::clone(&self.dir);
-        let failed = |e: io::Error| StorageError::Bucket {
-            operation: "list",
-            store: self.name.clone(),
-            message: e.to_string(),
+        let files = Files {
+            dir: Arc::clone(&self.dir),
         };
-        let mut found = tokio::task::spawn_blocking(move || {
+        let (prefix, start_after) = (prefix.to_owned(), start_after.map(str::to_owned));
+        // The walk and the page's ETags in one blocking task; an error names the key it was
+        // reading, if any.
+        let listed = tokio::task::spawn_blocking(move || {
             let mut found = Vec::new();
-            walk(&dir, Path::new(""), &mut found).map(|()| found)
-        })
-        .await
-        .expect("the listing task does not panic")
-        .map_err(failed)?;
-        found.sort();
-        let (entries, next) = page_of(found.into_iter(), prefix, start_after, limit);
-        let mut page = ListPage {
-            next,
-            ..ListPage::default()
-        };
-        for (name, path) in entries {
-            let Ok(key) = ObjectKey::new(name.as_str()) else {
-                page.unnamed.push(name);
-                continue;
+            walk(&files.dir, Path::new(""), &mut found).map_err(|e| (None, e))?;
+            found.sort();
+            let (entries, next) =
+                page_of(found.into_iter(), &prefix, start_after.as_deref(), limit);
+            let mut page = ListPage {
+                next,
+                ..ListPage::default()
             };
-            // Hashed here, for this page only, when a file has no metadata to take the ETag from.
-            let owned = key.clone();
-            let info = self
-                .blocking("list", &key, move |files| match files.open(&path) {
-                    Ok(file) => files.info(&owned, &file, None).map(Some),
+            for (name, path) in entries {
+                let Ok(key) = ObjectKey::new(name.as_str()) else {
+                    page.unnamed.push(name);
+                    continue;
+                };
+                // Hashed here, for this page only, when a file has no metadata to take the ETag
+                // from.
+                let info = match files.open(&path) {
+                    Ok(file) => files.info(&key, &file, None),
                     // Removed since the walk: as if listed before it was written.
-                    Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+                    Err(e) if e.kind() == ErrorKind::NotFound => continue,
                     Err(e) => Err(e),
-                })
-                .await?;
-            if let Some(info) = info {
+                }
+                .map_err(|e| (Some(key), e))?;
                 page.push(name, info.size, info.etag);
             }
-        }
-        Ok(page)
+            Ok(page)
+        })
+        .await
+        .expect("the listing task does not panic");
+        listed.map_err(|(key, e)| match key {
+            Some(key) => self.io_error("list", &key, e),
+            None => StorageError::Bucket {
+                operation: "list",
+                store: self.name.clone(),
+                message: e.to_string(),
+            },
+        })
     }
 }
 

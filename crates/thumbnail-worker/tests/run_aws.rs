@@ -22,6 +22,14 @@ fn worker(env: &BTreeMap<String, String>, args: &[&str]) -> Command {
     command
 }
 
+/// Runs the worker with `args` to the end, which must be a success: (stdout, stderr).
+fn succeed(env: &BTreeMap<String, String>, args: &[&str]) -> (String, String) {
+    let output = worker(env, args).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(output.status.success(), "{args:?}: {stderr}");
+    (String::from_utf8_lossy(&output.stdout).into_owned(), stderr)
+}
+
 /// Runs `setup` twice (the second must change nothing and succeed) for a test's own resources
 /// ([`common::aws_settings`]), with `extra` settings on top, and returns the settings to run
 /// with, what setup printed included.
@@ -330,18 +338,7 @@ async fn dead_letters_are_listed_and_redriven_on_aws() {
     let s3 = s3_client(&config);
     let big = jpeg(&quadrants(2000, 1500), &JpegOptions::default());
     put(&s3, &env["THUMBNAIL_SOURCE_BUCKET"], "big.jpg", big).await;
-    let output = |args: &[&str]| {
-        let output = worker(&env, args).output().unwrap();
-        assert!(
-            output.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        (
-            String::from_utf8_lossy(&output.stdout).into_owned(),
-            String::from_utf8_lossy(&output.stderr).into_owned(),
-        )
-    };
+    let output = |args: &[&str]| succeed(&env, args);
     output(&["run", "--exit-when-idle", "--set", "memory_budget=1"]);
     let (status, _) = output(&["status"]);
     assert!(status.contains(": 1 visible, 0 in flight"), "{status}");
@@ -601,12 +598,7 @@ async fn an_event_naming_another_bucket_is_refused_on_aws() {
     );
     let photo = jpeg(&quadrants(400, 300), &JpegOptions::default());
     put(&s3, source, "secret.jpg", photo).await;
-    let output = |args: &[&str]| {
-        let output = worker(&env, args).output().unwrap();
-        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-        assert!(output.status.success(), "{args:?}: {stderr}");
-        String::from_utf8_lossy(&output.stdout).into_owned()
-    };
+    let output = |args: &[&str]| succeed(&env, args).0;
     output(&["run", "--exit-when-idle"]);
     let manifest = |s3: aws_sdk_s3::Client| async move {
         let object = s3
