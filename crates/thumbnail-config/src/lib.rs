@@ -64,6 +64,28 @@ pub enum ConfigError {
     },
 }
 
+/// A setting's value that stays out of logs and `Debug` output: a password in a URL, a key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// A secret of this value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    /// The value, for the one place that uses it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
 /// Where the parts live.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Backend {
@@ -180,6 +202,27 @@ settings! {
     /// patterns such as `users/{owner}/`, comma-separated; `none` for no owners (default
     /// `metadata`). Notifications carry the owner for subscription filter policies.
     owner_from: OwnerRules = OwnerRules::default(), parse::owner_rules;
+    /// Address of the worker's web console, e.g. 127.0.0.1:8080 (default: none, off): upload
+    /// images, watch thumbnails appear, see failures, replay dead letters. It also serves
+    /// `/healthz` and `/metrics`, and on the local backend the signed preview links. It has no
+    /// login: keep it on loopback or behind a proxy that authenticates.
+    console_addr: Option<SocketAddr> = None, parse::address;
+    /// The console's address as others reach it, for preview links in e-mail, e.g.
+    /// `https://thumbs.example.com` (default: `http://` and `console_addr`).
+    console_url: Option<String> = None, parse::optional_http_url;
+    /// SMTP server to e-mail notifications through: `smtp://HOST:PORT` (plain),
+    /// `smtp://USER:PASSWORD@HOST:587?tls=required` (STARTTLS) or `smtps://USER:PASSWORD@HOST`
+    /// (default: none). Needs `email_from` and `email_to`.
+    smtp_url: Option<Secret> = None, parse::optional_secret;
+    /// The e-mail sender, e.g. `Thumbnails <thumbnails@example.com>`.
+    email_from: Option<String> = None, parse::optional_name;
+    /// E-mail recipients, comma-separated.
+    email_to: Vec<String> = Vec::new(), parse::list;
+    /// URL to POST each notification to as JSON, signed with `webhook_secret` (default: none).
+    webhook_url: Option<Secret> = None, parse::optional_secret;
+    /// The secret the webhook's `X-Thumbnail-Signature` (HMAC-SHA256) is made with; the
+    /// receiver holds the same one.
+    webhook_secret: Option<Secret> = None, parse::optional_secret;
     /// The Lambda function's memory in MB, which sizes its engine threads and memory budget (set
     /// by Lambda as `AWS_LAMBDA_FUNCTION_MEMORY_SIZE`; default: none, not on Lambda).
     lambda_memory: Option<u64> = None, parse::optional_megabytes;
@@ -339,6 +382,19 @@ impl Settings {
         config.owners = self.owner_from.clone();
         config.max_receives = Some(self.max_receives);
         config
+    }
+
+    /// The base of the console's links: `console_url`, else `http://` and `console_addr` (an
+    /// unspecified address such as 0.0.0.0 read as loopback); `None` without a console.
+    pub fn console_base(&self) -> Option<String> {
+        if let Some(url) = &self.console_url {
+            return Some(url.clone());
+        }
+        let mut addr = self.console_addr?;
+        if addr.ip().is_unspecified() {
+            addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+        }
+        Some(format!("http://{addr}"))
     }
 
     /// The preset names, for logs.
@@ -535,6 +591,48 @@ mod tests {
         assert!(load(&[("THUMBNAIL_PRESETS", "huge")]).contains("known presets"));
         assert!(load(&[("THUMBNAIL_METRICS_ADDR", "port 9100")]).contains("127.0.0.1:9100"));
         assert!(load(&[("THUMBNAIL_PRESETS", " , ")]).contains("at least one preset"));
+    }
+
+    #[test]
+    fn console_mail_and_webhook_settings_keep_their_secrets_out_of_debug_output() {
+        let settings = Settings::load(
+            None,
+            env(&[
+                ("THUMBNAIL_CONSOLE_ADDR", "0.0.0.0:8080"),
+                ("THUMBNAIL_SMTP_URL", "smtp://mail:hunter2@127.0.0.1:2525"),
+                ("THUMBNAIL_EMAIL_TO", "a@example.com, b@example.com,"),
+                ("THUMBNAIL_WEBHOOK_SECRET", "w3bh00k"),
+            ]),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(
+            settings.console_base().as_deref(),
+            Some("http://127.0.0.1:8080")
+        );
+        assert_eq!(settings.email_to, ["a@example.com", "b@example.com"]);
+        assert_eq!(
+            settings.smtp_url.as_ref().map(Secret::expose),
+            Some("smtp://mail:hunter2@127.0.0.1:2525")
+        );
+        let shown = format!("{settings:?}");
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("w3bh00k"),
+            "{shown}"
+        );
+        let behind_proxy = Settings::load(
+            None,
+            [],
+            &["console_url=https://thumbs.example.com/".into()],
+        )
+        .unwrap();
+        assert_eq!(
+            behind_proxy.console_base().as_deref(),
+            Some("https://thumbs.example.com")
+        );
+        assert_eq!(Settings::default().console_base(), None);
+        let error = Settings::load(None, [], &["console_url=ftp://x".into()]).unwrap_err();
+        assert!(error.to_string().contains("http:// or https://"), "{error}");
     }
 
     #[test]

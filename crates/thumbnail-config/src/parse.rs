@@ -219,6 +219,35 @@ pub(crate) fn address(value: &str) -> Parsed<Option<SocketAddr>> {
     }
 }
 
+/// An `http://` or `https://` URL; empty for none.
+pub(crate) fn optional_http_url(value: &str) -> Parsed<Option<String>> {
+    let value = value.trim().trim_end_matches('/');
+    if value.is_empty() {
+        return Ok(None);
+    }
+    match value.split_once("://") {
+        Some(("http" | "https", rest)) if !rest.is_empty() => Ok(Some(value.to_owned())),
+        _ => Err(format!("is an http:// or https:// URL, not {value:?}")),
+    }
+}
+
+/// A secret (a password in a URL, a signing key): kept as given; empty for none.
+pub(crate) fn optional_secret(value: &str) -> Parsed<Option<crate::Secret>> {
+    Ok(Some(value.trim())
+        .filter(|v| !v.is_empty())
+        .map(|v| crate::Secret(v.to_owned())))
+}
+
+/// A comma-separated list; empty for none.
+pub(crate) fn list(value: &str) -> Parsed<Vec<String>> {
+    Ok(value
+        .split(',')
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned)
+        .collect())
+}
+
 /// A size in MiB, at least 1; empty for none.
 pub(crate) fn optional_mebibytes(value: &str) -> Parsed<Option<u64>> {
     match value.trim() {

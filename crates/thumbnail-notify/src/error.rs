@@ -11,6 +11,15 @@ pub enum NotifyError {
         /// The name or ARN given.
         topic: String,
     },
+    /// A notifier's settings cannot work: an unreadable SMTP URL or e-mail address, a webhook URL
+    /// that is not HTTP.
+    #[error("{target}: {message}")]
+    Config {
+        /// The setting.
+        target: String,
+        /// What is wrong with it.
+        message: String,
+    },
     /// Worth trying again later: throttling, timeout, 5xx, endpoint unreachable, disk full.
     #[error("publishing to {target} failed, may succeed later: {message}")]
     Transient {

@@ -6,7 +6,10 @@
 //! |---|---|---|
 //! | [`MemoryNotifier`] | a list in memory | tests |
 //! | [`LogNotifier`] | the log, and optionally a JSON-lines file to `tail -f` | the embedded default |
+//! | [`SmtpNotifier`] | e-mail through an SMTP server: the text, and the JSON attached | people, without AWS |
+//! | [`WebhookNotifier`] | an HTTP POST of the JSON, signed with HMAC-SHA256, retried | programs, without AWS |
 //! | `SnsNotifier` (feature `aws`) | an SNS topic: e-mail gets the text, other subscribers the JSON | production |
+//! | [`FanOut`] | each of several of the above | more than one at once |
 //!
 //! A [`Notification`] carries the same facts twice: as plain text for people (with the preview URLs)
 //! and as JSON for programs; and [`Attribute`]s, which subscribers filter on (SNS subscription
@@ -31,10 +34,13 @@
 #![warn(missing_docs)]
 
 mod error;
+mod fanout;
 mod log;
 mod memory;
+mod smtp;
 #[cfg(feature = "aws")]
 mod sns;
+pub mod webhook;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
@@ -46,10 +52,13 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 pub use error::NotifyError;
+pub use fanout::FanOut;
 pub use log::LogNotifier;
 pub use memory::MemoryNotifier;
+pub use smtp::{SmtpNotifier, SmtpSettings};
 #[cfg(feature = "aws")]
 pub use sns::SnsNotifier;
+pub use webhook::WebhookNotifier;
 
 /// The longest subject SNS (and most mail clients) accept, in characters.
 pub const MAX_SUBJECT_CHARS: usize = 99;
@@ -97,6 +106,22 @@ impl Notification {
     pub fn with_attribute(mut self, name: impl Into<String>, value: Attribute) -> Self {
         self.attributes.insert(name.into(), value);
         self
+    }
+
+    /// The notification as one JSON document, as the JSON-lines file and webhooks carry it:
+    /// `{"published_at_ms": ..., "subject": ..., "text": ..., "data": {...}, "attributes": {...}}`,
+    /// the subject as [`Notification::subject_line`] gives it.
+    pub fn document(&self) -> serde_json::Value {
+        let published_at_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        serde_json::json!({
+            "published_at_ms": published_at_ms,
+            "subject": self.subject_line(),
+            "text": self.text,
+            "data": self.data,
+            "attributes": self.attributes,
+        })
     }
 
     /// The subject as every notifier sends it: printable ASCII (other characters become `?`, line

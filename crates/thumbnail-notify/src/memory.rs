@@ -1,15 +1,16 @@
 //! Notifications kept in memory: for tests.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 
 use crate::{Notification, Notifier, NotifyError};
 
-/// Keeps what is published, with the subject as sent ([`Notification::subject_line`]).
-#[derive(Debug, Default)]
+/// Keeps what is published, with the subject as sent ([`Notification::subject_line`]); clones
+/// share the list.
+#[derive(Clone, Debug, Default)]
 pub struct MemoryNotifier {
-    published: Mutex<Vec<Notification>>,
+    published: Arc<Mutex<Vec<Notification>>>,
 }
 
 impl MemoryNotifier {

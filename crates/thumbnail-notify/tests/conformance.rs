@@ -1,15 +1,20 @@
 //! The notifier conformance suite against every implementation. The SNS run needs an SNS/SQS-compatible
-//! server: `scripts/test` starts moto on loopback (see `thumbnail_test_aws::config`).
+//! server: `scripts/test` starts moto on loopback (see `thumbnail_test_aws::config`); the e-mail run
+//! an SMTP server, aiosmtpd, which the test starts (`thumbnail_test_aws::servers`).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
+use axum::http::StatusCode;
+use mail_parser::MimeHeaders;
 use thumbnail_notify::conformance::{self, Received, Subscriber};
 use thumbnail_notify::{
-    Attribute, LogNotifier, MemoryNotifier, Notification, Notifier, NotifyError, SnsNotifier,
+    Attribute, FanOut, LogNotifier, MemoryNotifier, Notification, Notifier, NotifyError,
+    SmtpNotifier, SmtpSettings, SnsNotifier, WebhookNotifier,
 };
+use thumbnail_test_aws::servers::{Smtpd, WebhookReceiver};
 
 struct MemorySubscriber<'a>(&'a MemoryNotifier, Mutex<usize>);
 
@@ -198,4 +203,179 @@ async fn publishing_to_a_deleted_topic_is_not_retryable() {
         .await
         .unwrap_err();
     assert!(!error.is_retryable(), "{error:?}");
+}
+
+/// A subscriber's view of a document as the JSON-lines file and webhooks carry it.
+fn from_document(document: &serde_json::Value) -> Received {
+    Received {
+        subject: document["subject"].as_str().unwrap().to_owned(),
+        data: document["data"].clone(),
+        attributes: serde_json::from_value(document["attributes"].clone()).unwrap(),
+    }
+}
+
+/// Reads the mail an SMTP server on loopback kept: the subject, and the attached JSON.
+struct MailSubscriber(Smtpd, Mutex<usize>);
+
+#[async_trait]
+impl Subscriber for MailSubscriber {
+    async fn received(&self) -> Vec<Received> {
+        let messages = self.0.messages();
+        let mut seen = self.1.lock().unwrap();
+        let new = messages[*seen..]
+            .iter()
+            .map(|raw| {
+                let mail = mail_parser::MessageParser::default().parse(raw).unwrap();
+                let body = mail.body_text(0).unwrap();
+                let attachment = mail.attachment(0).expect("the JSON attached");
+                assert_eq!(attachment.attachment_name(), Some("notification.json"));
+                let document: serde_json::Value =
+                    serde_json::from_slice(attachment.contents()).unwrap();
+                assert_eq!(body.trim(), document["text"].as_str().unwrap().trim());
+                assert_eq!(mail.subject(), document["subject"].as_str());
+                from_document(&document)
+            })
+            .collect();
+        *seen = messages.len();
+        new
+    }
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("thumbnail-notify-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[tokio::test]
+async fn smtp_notifier_conforms() {
+    let dir = scratch("smtp");
+    let Some(server) = Smtpd::start(&dir) else {
+        return;
+    };
+    let notifier = SmtpNotifier::new(&SmtpSettings {
+        url: server.url(),
+        from: "Thumbnails <thumbnails@example.com>".into(),
+        to: vec!["alice@example.com".into(), "bob@example.com".into()],
+    })
+    .unwrap();
+    conformance::run(&notifier, &MailSubscriber(server, Mutex::new(0))).await;
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[tokio::test]
+async fn smtp_settings_that_cannot_work_are_refused_and_an_absent_server_is_transient() {
+    let settings = |url: &str, from: &str, to: &[&str]| SmtpSettings {
+        url: url.into(),
+        from: from.into(),
+        to: to.iter().map(|s| s.to_string()).collect(),
+    };
+    for (bad, target) in [
+        (settings("http://host", "a@b.c", &["d@e.f"]), "smtp_url"),
+        (
+            settings("smtp://host", "not an address", &["d@e.f"]),
+            "email_from",
+        ),
+        (settings("smtp://host", "a@b.c", &[]), "email_to"),
+    ] {
+        let error = SmtpNotifier::new(&bad).unwrap_err();
+        assert!(
+            matches!(&error, NotifyError::Config { target: t, .. } if t == target),
+            "{error}"
+        );
+    }
+    let secret = settings("smtp://user:hunter2@h", "a@b.c", &["d@e.f"]);
+    assert!(!format!("{secret:?}").contains("hunter2"));
+    // Nothing listens on a port just freed: the notification may go through later.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let notifier = SmtpNotifier::new(&settings(
+        &format!("smtp://127.0.0.1:{port}"),
+        "a@b.c",
+        &["d@e.f"],
+    ))
+    .unwrap();
+    let error = notifier
+        .publish(&Notification::new("s", "t", serde_json::json!({})))
+        .await
+        .unwrap_err();
+    assert!(error.is_retryable(), "{error:?}");
+}
+
+/// What a webhook receiver took, every signature checked.
+struct HookSubscriber(WebhookReceiver, Mutex<usize>);
+
+#[async_trait]
+impl Subscriber for HookSubscriber {
+    async fn received(&self) -> Vec<Received> {
+        let deliveries = self.0.deliveries();
+        let mut seen = self.1.lock().unwrap();
+        let new = deliveries[*seen..]
+            .iter()
+            .map(|delivery| {
+                assert!(delivery.signature_valid, "{:?}", delivery.body);
+                from_document(&delivery.body)
+            })
+            .collect();
+        *seen = deliveries.len();
+        new
+    }
+}
+
+#[tokio::test]
+async fn webhook_notifier_conforms_retrying_what_may_pass_later() {
+    // The first two POSTs fail as an overloaded receiver's would: the notifier tries again.
+    let receiver = WebhookReceiver::start(
+        "s3cret",
+        vec![
+            StatusCode::SERVICE_UNAVAILABLE,
+            StatusCode::TOO_MANY_REQUESTS,
+        ],
+    );
+    let notifier = WebhookNotifier::new(&receiver.url, b"s3cret").unwrap();
+    conformance::run(&notifier, &HookSubscriber(receiver, Mutex::new(0))).await;
+}
+
+#[tokio::test]
+async fn a_webhook_refusal_is_permanent_and_a_wrong_secret_is_detected() {
+    let receiver = WebhookReceiver::start("s3cret", vec![StatusCode::BAD_REQUEST]);
+    let notifier = WebhookNotifier::new(&receiver.url, b"s3cret").unwrap();
+    let n = Notification::new("s", "t", serde_json::json!({"k": 1}));
+    let error = notifier.publish(&n).await.unwrap_err();
+    assert!(!error.is_retryable(), "{error:?}");
+    let forger = WebhookNotifier::new(&receiver.url, b"guess").unwrap();
+    forger.publish(&n).await.unwrap();
+    let deliveries = receiver.deliveries();
+    assert_eq!(deliveries.len(), 1);
+    assert!(!deliveries[0].signature_valid, "signed with another secret");
+    assert!(WebhookNotifier::new("ftp://x/", b"k").is_err());
+    assert!(WebhookNotifier::new(&receiver.url, b"").is_err());
+}
+
+#[tokio::test]
+async fn a_webhook_that_stays_down_fails_as_transient_after_its_retries() {
+    let receiver = WebhookReceiver::start("k", vec![StatusCode::BAD_GATEWAY; 4]);
+    let notifier = WebhookNotifier::new(&receiver.url, b"k").unwrap();
+    let error = notifier
+        .publish(&Notification::new("s", "t", serde_json::json!({})))
+        .await
+        .unwrap_err();
+    assert!(error.is_retryable(), "{error:?}");
+    assert!(receiver.deliveries().is_empty());
+}
+
+#[tokio::test]
+async fn several_notifiers_at_once_conform() {
+    let receiver = WebhookReceiver::start("k", vec![]);
+    let memory = MemoryNotifier::new();
+    let fan = FanOut::new(vec![
+        Box::new(memory.clone()),
+        Box::new(WebhookNotifier::new(&receiver.url, b"k").unwrap()),
+    ]);
+    conformance::run(&fan, &HookSubscriber(receiver, Mutex::new(0))).await;
+    assert_eq!(memory.published().len(), 2);
 }

@@ -7,6 +7,8 @@
 //! | source, destination | folders `LOCAL_DIR/buckets/<bucket>` | S3 buckets |
 //! | queue, dead letters | spool folders `LOCAL_DIR/queues/<name>` | SQS queues |
 //! | notifier | the log and `LOCAL_DIR/notifications.jsonl` | the SNS topic (the log without one) |
+//! | more notifiers | e-mail (`smtp_url`), a signed webhook (`webhook_url`) | the same |
+//! | preview links | `file://`, or with the console on, signed `http://` links it serves | presigned S3 URLs |
 //! | upload events | [`LocalEvents`] watches the source folder | S3 bucket notifications |
 //!
 //! ```
@@ -39,9 +41,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use thumbnail_config::{Backend, Settings};
-use thumbnail_notify::{LogNotifier, Notifier, NotifyError};
+use thumbnail_notify::{
+    FanOut, LogNotifier, Notifier, NotifyError, SmtpNotifier, SmtpSettings, WebhookNotifier,
+};
 use thumbnail_pipeline::Pipeline;
 use thumbnail_queue::{LocalQueue, Queue, QueueError};
+use thumbnail_storage::links::{LinkSigner, SecretError};
 use thumbnail_storage::{LocalStore, ObjectStore, StorageError};
 
 /// A store of either backend.
@@ -65,6 +70,9 @@ pub enum PartsError {
     /// The notifier's topic could not be found.
     #[error(transparent)]
     Notify(#[from] NotifyError),
+    /// The secret that signs local preview links cannot be read or made.
+    #[error(transparent)]
+    Links(#[from] SecretError),
     /// The local source folder cannot be watched.
     #[error(transparent)]
     Watch(#[from] WatchError),
@@ -128,32 +136,100 @@ impl Parts {
     /// The bucket `name`.
     pub fn bucket(&self, name: &str) -> Result<DynStore, PartsError> {
         Ok(match &self.backend {
-            Connection::Local => Box::new(LocalStore::new(self.bucket_dir(name))?),
+            Connection::Local => {
+                let store = LocalStore::new(self.bucket_dir(name))?;
+                Box::new(match self.links()? {
+                    Some(links) => store.with_links(links),
+                    None => store,
+                })
+            }
             #[cfg(feature = "aws")]
             Connection::Aws(aws) => Box::new(aws.bucket(&self.settings, name)),
         })
     }
 
-    /// The notifier: the SNS topic, or the log (and, locally, `notifications.jsonl`).
+    /// Locally with the console on, what signs (and checks) the preview links it serves: the
+    /// secret is `LOCAL_DIR/link-secret`, made on first use and shared by every worker of the
+    /// folder. `None` on AWS (S3 presigns) and without a console (`file://` URLs).
+    pub fn links(&self) -> Result<Option<LinkSigner>, PartsError> {
+        let (Connection::Local, Some(base)) = (&self.backend, self.settings.console_base()) else {
+            return Ok(None);
+        };
+        let dir = &self.settings.local_dir;
+        std::fs::create_dir_all(dir).map_err(|source| SecretError::new(dir, source))?;
+        Ok(Some(LinkSigner::load_or_create(
+            &base,
+            &dir.join("link-secret"),
+        )?))
+    }
+
+    /// The notifier: the SNS topic, or the log (and, locally, `notifications.jsonl`); with
+    /// e-mail and a webhook beside it when the settings name them.
     pub async fn notifier(&self) -> Result<Box<dyn Notifier>, PartsError> {
-        let local_dir = &self.settings.local_dir;
-        Ok(match &self.backend {
+        let settings = &self.settings;
+        let local_dir = &settings.local_dir;
+        let mut notifiers: Vec<Box<dyn Notifier>> = vec![match &self.backend {
             Connection::Local => Box::new(LogNotifier::with_jsonl(
                 local_dir.join("notifications.jsonl"),
             )),
             #[cfg(feature = "aws")]
-            Connection::Aws(aws) => aws.notifier(&self.settings).await?,
+            Connection::Aws(aws) => aws.notifier(settings).await?,
+        }];
+        if let Some(url) = &settings.smtp_url {
+            let missing = |target: &str| NotifyError::Config {
+                target: target.into(),
+                message: "e-mail notifications (smtp_url) need it".into(),
+            };
+            notifiers.push(Box::new(SmtpNotifier::new(&SmtpSettings {
+                url: url.expose().to_owned(),
+                from: settings
+                    .email_from
+                    .clone()
+                    .ok_or_else(|| missing("email_from"))?,
+                to: settings.email_to.clone(),
+            })?));
+        }
+        if let Some(url) = &settings.webhook_url {
+            let secret = settings
+                .webhook_secret
+                .as_ref()
+                .ok_or(NotifyError::Config {
+                    target: "webhook_secret".into(),
+                    message: "a webhook (webhook_url) needs a secret to sign with".into(),
+                })?;
+            notifiers.push(Box::new(WebhookNotifier::new(
+                url.expose(),
+                secret.expose().as_bytes(),
+            )?));
+        }
+        Ok(match notifiers.len() {
+            1 => notifiers.pop().expect("one"),
+            _ => Box::new(FanOut::new(notifiers)),
         })
     }
 
     /// The pipeline from the source bucket to the destination bucket and the notifier, sized as
     /// [`Settings::sizing`] says.
     pub async fn pipeline(&self) -> Result<DynPipeline, PartsError> {
+        self.pipeline_also_notifying(Vec::new()).await
+    }
+
+    /// [`Parts::pipeline`], its notifications going to `also` too (the console's feed).
+    pub async fn pipeline_also_notifying(
+        &self,
+        also: Vec<Box<dyn Notifier>>,
+    ) -> Result<DynPipeline, PartsError> {
         let settings = &self.settings;
+        let mut notifier = self.notifier().await?;
+        if !also.is_empty() {
+            let mut all = vec![notifier];
+            all.extend(also);
+            notifier = Box::new(FanOut::new(all));
+        }
         Ok(Pipeline::new(
             self.bucket(&settings.source_bucket)?,
             self.bucket(&settings.dest_bucket)?,
-            self.notifier().await?,
+            notifier,
             settings.pipeline_config(),
             settings.sizing().engine_threads,
         ))

@@ -54,6 +54,7 @@
 
 mod admission;
 mod config;
+pub mod dead_letters;
 mod engines;
 mod error;
 mod in_flight;

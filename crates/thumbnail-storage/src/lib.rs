@@ -39,6 +39,7 @@
 
 mod error;
 mod key;
+pub mod links;
 mod local;
 mod memory;
 #[cfg(feature = "aws")]

@@ -26,6 +26,7 @@ use async_trait::async_trait;
 use cap_std::fs::Dir;
 use serde::{Deserialize, Serialize};
 
+use crate::links::LinkSigner;
 use crate::{
     ListPage, Object, ObjectInfo, ObjectKey, ObjectStore, PutOptions, StorageError, content_etag,
     page_of,
@@ -39,6 +40,7 @@ pub struct LocalStore {
     root: PathBuf,
     name: String,
     dir: Arc<Dir>,
+    links: Option<LinkSigner>,
 }
 
 /// The metadata file's content.
@@ -99,7 +101,15 @@ impl LocalStore {
             name: root.display().to_string(),
             root,
             dir: Arc::new(dir),
+            links: None,
         })
+    }
+
+    /// Preview URLs become `http://` links signed by `signer` (served by the worker's console),
+    /// in place of `file://` URLs, which an e-mail or another machine cannot open.
+    pub fn with_links(mut self, signer: LinkSigner) -> Self {
+        self.links = Some(signer);
+        self
     }
 
     /// The root folder.
@@ -418,7 +428,7 @@ impl ObjectStore for LocalStore {
     async fn preview_url(
         &self,
         key: &ObjectKey,
-        _expires_in: Duration,
+        expires_in: Duration,
     ) -> Result<String, StorageError> {
         let path = self.data_path(key)?;
         let checked = path.clone();
@@ -426,6 +436,9 @@ impl ObjectStore for LocalStore {
             files.open(&checked).map(drop)
         })
         .await?;
+        if let Some(links) = &self.links {
+            return Ok(links.sign(key, expires_in.min(crate::MAX_PREVIEW_EXPIRY)));
+        }
         let url = url::Url::from_file_path(self.root.join(path)).map_err(|()| {
             StorageError::Permanent {
                 operation: "preview_url",

@@ -4,7 +4,7 @@
 //! store with the wrong secret cannot write at all.
 
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use thumbnail_storage::{ObjectKey, ObjectStore, PutOptions, S3Store, StorageError};
@@ -36,14 +36,7 @@ impl Server {
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("starting {binary}: {e}"));
-        let start = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                start.elapsed() < Duration::from_secs(20),
-                "s3s-fs did not start"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        thumbnail_test_aws::servers::listening(port, "s3s-fs");
         Server { child, port, root }
     }
 

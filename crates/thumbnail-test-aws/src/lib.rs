@@ -5,6 +5,10 @@
 //! `scripts/test` sets `TEST_THUMBNAIL_AWS=1` and the standard `AWS_ENDPOINT_URL`, dummy
 //! credentials and `AWS_REGION`. Without it an AWS test is skipped with a note, except under
 //! `CI=true`, where a skip must never read as a pass: there it fails.
+//!
+//! [`servers`]: the SMTP server and webhook receiver the notifier and console tests use.
+
+pub mod servers;
 
 use thumbnail_notify::SnsNotifier;
 use thumbnail_queue::SqsQueue;

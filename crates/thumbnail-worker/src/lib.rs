@@ -2,7 +2,8 @@
 //! and other programs can call.
 //!
 //! - [`run`]: receive upload events from the queue, make thumbnails with bounded concurrency,
-//!   settle each message; survive outages; stop cleanly on SIGTERM.
+//!   settle each message; survive outages; stop cleanly on SIGTERM; serve the web console
+//!   (`thumbnail_console`) and `/metrics` when the settings give their addresses.
 //! - [`upload`]: put files into the source bucket.
 //! - [`backfill`]: queue the source objects whose thumbnails are missing or were made with other presets.
 //! - `setup` (feature `aws`): create the AWS resources the settings name.
@@ -27,7 +28,6 @@
 pub mod backfill;
 pub mod convert;
 pub mod dead_letters;
-mod http;
 pub mod run;
 #[cfg(feature = "aws")]
 pub mod setup;

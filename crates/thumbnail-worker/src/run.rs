@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use thumbnail_config::Settings;
+use thumbnail_console::{Console, Feed};
+use thumbnail_notify::Notifier;
 use thumbnail_parts::{DynPipeline, Parts};
 use thumbnail_pipeline::{Disposition, retry_delay, settle};
 use thumbnail_queue::{Delivery, Queue, ReceiveOptions};
@@ -17,7 +19,10 @@ use tracing::Instrument;
 /// visible, in flight or delayed), finishing and settling every message in flight before returning.
 pub async fn run(settings: Settings, exit_when_idle: bool) -> Result<()> {
     let parts = Parts::connect(settings).await?;
-    let pipeline = Arc::new(parts.pipeline().await?);
+    // The console's list of recent uploads hears what the pipeline announces.
+    let feed = parts.settings().console_addr.map(|_| Feed::new());
+    let also: Vec<Box<dyn Notifier>> = feed.iter().map(|f| Box::new(f.clone()) as _).collect();
+    let pipeline = Arc::new(parts.pipeline_also_notifying(also).await?);
     let queue = parts.queue().await?;
     let dead_letters = parts.dead_letters().await?;
     let mut events = parts.local_events()?;
@@ -35,10 +40,31 @@ pub async fn run(settings: Settings, exit_when_idle: bool) -> Result<()> {
         tracing::info!("stopping: finishing the messages in flight, taking no new ones");
         let _ = stop_tx.send(true);
     });
+    let mut registry = prometheus_client::registry::Registry::default();
+    pipeline.metrics().register(&mut registry);
+    let registry = Arc::new(registry);
     if let Some(addr) = settings.metrics_addr {
-        let mut registry = prometheus_client::registry::Registry::default();
-        pipeline.metrics().register(&mut registry);
-        crate::http::serve(addr, registry, stop.clone()).await?;
+        let router = thumbnail_console::ops_router(Arc::clone(&registry), stop.clone());
+        let bound = thumbnail_console::serve(addr, router)
+            .await
+            .with_context(|| format!("cannot listen on {addr} for /metrics"))?;
+        tracing::info!(addr = %bound, "serving /healthz and /metrics");
+    }
+    if let (Some(addr), Some(feed)) = (settings.console_addr, feed) {
+        let console = Console {
+            source: Arc::from(parts.bucket(&settings.source_bucket)?),
+            thumbnails: Arc::from(parts.bucket(&settings.dest_bucket)?),
+            queue: Arc::clone(&queue),
+            dead_letters: dead_letters.clone(),
+            presets: settings.presets.clone(),
+            links: parts.links()?,
+            feed,
+        };
+        let router = console.router(Arc::clone(&registry), stop.clone());
+        let bound = thumbnail_console::serve(addr, router)
+            .await
+            .with_context(|| format!("cannot listen on {addr} for the console"))?;
+        tracing::info!(url = %format!("http://{bound}/"), "console open");
     }
     let visibility = settings.visibility;
     let timing = Timing {

@@ -1,0 +1,386 @@
+//! The console over real HTTP on loopback: signed links (the local store's preview URLs) served
+//! from the thumbnail bucket and nowhere else, uploads, escaping, dead-letter replay, the
+//! operations routes.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use prometheus_client::registry::Registry;
+use thumbnail_console::{Console, Feed};
+use thumbnail_queue::{MemoryQueue, OutgoingMessage, Queue, ReceiveOptions};
+use thumbnail_storage::links::LinkSigner;
+use thumbnail_storage::{LocalStore, ObjectKey, ObjectStore, PutOptions, conformance};
+use thumbnail_test_aws::servers::{multipart, request};
+use tokio::sync::watch;
+
+const SECRET: [u8; 32] = [9; 32];
+
+struct Served {
+    port: u16,
+    root: PathBuf,
+    signer: LinkSigner,
+    source: Arc<dyn ObjectStore>,
+    queue: Arc<MemoryQueue>,
+    dead: Arc<MemoryQueue>,
+    stopping: watch::Sender<bool>,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+/// A console on a free port: the thumbnail bucket is `ROOT/thumbnails`, beside `ROOT/uploads`.
+async fn served(name: &str) -> Served {
+    let root =
+        std::env::temp_dir().join(format!("thumbnail-console-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let signer = LinkSigner::new(&format!("http://127.0.0.1:{port}"), SECRET);
+    let source: Arc<dyn ObjectStore> = Arc::new(LocalStore::new(root.join("uploads")).unwrap());
+    let (queue, dead) = (
+        Arc::new(MemoryQueue::new("jobs")),
+        Arc::new(MemoryQueue::new("dead")),
+    );
+    let console = Console {
+        source: Arc::clone(&source),
+        thumbnails: Arc::new(LocalStore::new(root.join("thumbnails")).unwrap()),
+        queue: queue.clone(),
+        dead_letters: Some(dead.clone()),
+        presets: vec![
+            thumbnail_core::Presets::builtin()
+                .require("profile")
+                .unwrap()
+                .clone(),
+        ],
+        links: Some(signer.clone()),
+        feed: Feed::new(),
+    };
+    let (stopping, stopped) = watch::channel(false);
+    let router = console.router(Arc::new(Registry::default()), stopped);
+    thumbnail_console::serve(([127, 0, 0, 1], port).into(), router)
+        .await
+        .unwrap();
+    Served {
+        port,
+        root,
+        signer,
+        source,
+        queue,
+        dead,
+        stopping,
+    }
+}
+
+async fn get(port: u16, path: &str) -> (u16, String, Vec<u8>) {
+    let path = path.to_owned();
+    tokio::task::spawn_blocking(move || request(port, &format!("GET {path}"), b""))
+        .await
+        .unwrap()
+}
+
+/// The path and query of a link.
+fn path_of(link: &str) -> String {
+    link.split_once("127.0.0.1:")
+        .unwrap()
+        .1
+        .split_once('/')
+        .map(|(_, p)| format!("/{p}"))
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_local_store_with_signed_links_conforms() {
+    let served = served("conformance").await;
+    let store = LocalStore::new(served.root.join("thumbnails"))
+        .unwrap()
+        .with_links(served.signer.clone());
+    conformance::run(&store).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn links_serve_their_object_until_expired_and_never_once_altered() {
+    let served = served("links").await;
+    let store = LocalStore::new(served.root.join("thumbnails"))
+        .unwrap()
+        .with_links(served.signer.clone());
+    let put = |key: &str, bytes: &[u8]| {
+        let (store, key, bytes) = (&store, ObjectKey::new(key).unwrap(), bytes.to_vec());
+        async move {
+            store
+                .put(&key, bytes, &PutOptions::new("image/jpeg"))
+                .await
+                .unwrap();
+            store
+                .preview_url(&key, Duration::from_secs(600))
+                .await
+                .unwrap()
+        }
+    };
+    let awkward = put("My Photos/é+1 100%?#.jpg/profile.jpg", b"awkward").await;
+    let other = put("other.jpg", b"other").await;
+    let (status, head, body) = get(served.port, &path_of(&awkward)).await;
+    assert_eq!((status, body.as_slice()), (200, &b"awkward"[..]), "{head}");
+    assert!(
+        head.to_lowercase().contains("content-type: image/jpeg"),
+        "{head}"
+    );
+
+    let (path, query) = path_of(&awkward)
+        .split_once('?')
+        .map(|(p, q)| (p.to_owned(), q.to_owned()))
+        .unwrap();
+    let (other_path, _) = path_of(&other)
+        .split_once('?')
+        .map(|(p, q)| (p.to_owned(), q.to_owned()))
+        .unwrap();
+    let expires: u64 = query
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("expires="))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let signature = query
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("signature="))
+        .unwrap()
+        .to_owned();
+    let flipped = format!(
+        "{}{}",
+        &signature[..63],
+        if signature.ends_with('0') { '1' } else { '0' }
+    );
+    for (what, link) in [
+        ("another key", format!("{other_path}?{query}")),
+        (
+            "a later expiry",
+            format!("{path}?expires={}&signature={signature}", expires + 3600),
+        ),
+        (
+            "a changed signature",
+            format!("{path}?expires={expires}&signature={flipped}"),
+        ),
+        ("no signature", path.clone()),
+    ] {
+        let (status, _, body) = get(served.port, &link).await;
+        assert_eq!(status, 403, "{what}: {}", String::from_utf8_lossy(&body));
+    }
+    let expired = served
+        .signer
+        .sign(&ObjectKey::new("other.jpg").unwrap(), Duration::ZERO);
+    let (status, _, body) = get(served.port, &path_of(&expired)).await;
+    assert_eq!(
+        (status, String::from_utf8_lossy(&body).trim()),
+        (403, "the link expired")
+    );
+    let missing = served.signer.sign(
+        &ObjectKey::new("missing.jpg").unwrap(),
+        Duration::from_secs(60),
+    );
+    assert_eq!(get(served.port, &path_of(&missing)).await.0, 404);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn nothing_outside_the_thumbnail_bucket_is_served() {
+    let served = served("outside").await;
+    let secret = ObjectKey::new("secret.jpg").unwrap();
+    served
+        .source
+        .put(
+            &secret,
+            b"private upload".to_vec(),
+            &PutOptions::new("image/jpeg"),
+        )
+        .await
+        .unwrap();
+    std::fs::create_dir_all(served.root.join("thumbnails")).unwrap();
+    std::os::unix::fs::symlink(
+        served.root.join("uploads/secret.jpg"),
+        served.root.join("thumbnails/link.jpg"),
+    )
+    .unwrap();
+    // Signed with the real secret, as if the signer had been fooled: the store still refuses.
+    let mac = |key: &str| {
+        use hmac::Mac;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let expires = now + 600;
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&SECRET).unwrap();
+        mac.update(&(key.len() as u64).to_be_bytes());
+        mac.update(key.as_bytes());
+        mac.update(&expires.to_be_bytes());
+        format!(
+            "expires={expires}&signature={}",
+            hex::encode(mac.finalize().into_bytes())
+        )
+    };
+    for (key, path) in [
+        ("../uploads/secret.jpg", "/files/../uploads/secret.jpg"),
+        ("../uploads/secret.jpg", "/files/%2E%2E/uploads/secret.jpg"),
+        ("link.jpg", "/files/link.jpg"),
+        ("/etc/passwd", "/files//etc/passwd"),
+    ] {
+        let (status, _, body) = get(served.port, &format!("{path}?{}", mac(key))).await;
+        assert_ne!(status, 200, "{path}");
+        assert!(
+            !String::from_utf8_lossy(&body).contains("private upload"),
+            "{path}"
+        );
+    }
+}
+
+async fn post(port: u16, head: String, body: Vec<u8>) -> (u16, String, Vec<u8>) {
+    tokio::task::spawn_blocking(move || request(port, &head, &body))
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn uploads_land_in_the_source_bucket_and_their_keys_show_as_text() {
+    let served = served("uploads").await;
+    let hostile = "<img src=x onerror=alert(1)>.jpg";
+    let (content_type, body) = multipart(&[(hostile, b"jpeg bytes"), ("a/../b.jpg", b"x")]);
+    let (status, _, _) = post(
+        served.port,
+        format!("POST /uploads\n{content_type}"),
+        body.clone(),
+    )
+    .await;
+    assert_eq!(status, 403, "without the console's header: refused");
+    let (status, _, answer) = post(
+        served.port,
+        format!("POST /uploads\n{content_type}\nX-Thumbnail-Console: 1"),
+        body,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let answer: serde_json::Value = serde_json::from_slice(&answer).unwrap();
+    assert_eq!(answer["uploaded"], serde_json::json!([hostile]));
+    assert_eq!(answer["refused"][0]["name"], "a/../b.jpg");
+    let object = served
+        .source
+        .get(&ObjectKey::new(hostile).unwrap(), 100)
+        .await
+        .unwrap();
+    assert_eq!(object.bytes, b"jpeg bytes");
+
+    let (_, head, page) = get(served.port, "/").await;
+    let page = String::from_utf8(page).unwrap();
+    assert!(
+        page.contains("&lt;img src=x onerror=alert(1)&gt;.jpg"),
+        "{page}"
+    );
+    assert!(!page.contains("<img src=x"), "{page}");
+    assert!(
+        head.to_lowercase()
+            .contains("content-security-policy: default-src 'self'"),
+        "{head}"
+    );
+    assert!(
+        page.contains("<b>profile</b> 128x128 cover"),
+        "the presets are listed"
+    );
+
+    // A page that connects now gets the entry, escaped, as its first event.
+    let port = served.port;
+    let first_event = tokio::task::spawn_blocking(move || {
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        write!(stream, "GET /events HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        let mut seen = Vec::new();
+        let mut chunk = [0u8; 4096];
+        while !String::from_utf8_lossy(&seen).contains("\n\n")
+            || !String::from_utf8_lossy(&seen).contains("event: entry")
+        {
+            let n = stream.read(&mut chunk).unwrap();
+            assert!(n > 0, "the stream ended");
+            seen.extend_from_slice(&chunk[..n]);
+        }
+        String::from_utf8(seen).unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(first_event.contains("text/event-stream"), "{first_event}");
+    assert!(
+        first_event.contains("&lt;img src=x onerror=alert(1)&gt;.jpg"),
+        "{first_event}"
+    );
+    assert!(
+        first_event.contains("waiting for the worker"),
+        "{first_event}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dead_letters_are_listed_escaped_and_replayed_to_the_queue() {
+    let served = served("dead").await;
+    let event = thumbnail_events::created_event("test", "uploads", "<b>late</b>.jpg", 10, None);
+    served
+        .dead
+        .send(OutgoingMessage::new(event.clone()))
+        .await
+        .unwrap();
+    let (status, _, fragment) = get(served.port, "/fragments/status").await;
+    let fragment = String::from_utf8(fragment).unwrap();
+    assert_eq!(status, 200);
+    assert!(
+        fragment.contains("&lt;b&gt;late&lt;/b&gt;.jpg") && !fragment.contains("<b>late"),
+        "{fragment}"
+    );
+    let id = fragment
+        .split("data-replay=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+
+    let replay = format!("POST /dead-letters/{id}/replay");
+    assert_eq!(post(served.port, replay.clone(), vec![]).await.0, 403);
+    // Replayed once; then it is gone.
+    for expected in [200, 404] {
+        let from_page = format!("{replay}\nX-Thumbnail-Console: 1");
+        assert_eq!(post(served.port, from_page, vec![]).await.0, expected);
+    }
+    let options = ReceiveOptions {
+        max_messages: 10,
+        wait: Duration::ZERO,
+        visibility: Duration::from_secs(30),
+    };
+    let moved = served.queue.receive(&options).await.unwrap();
+    assert_eq!(
+        moved.iter().map(|d| d.body.as_str()).collect::<Vec<_>>(),
+        [event.as_str()]
+    );
+    assert_eq!(served.dead.depth().await.unwrap().total(), 0);
+    let (_, _, fragment) = get(served.port, "/fragments/status").await;
+    assert!(
+        String::from_utf8(fragment)
+            .unwrap()
+            .contains("no-dead-letters")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn health_turns_503_when_stopping_and_metrics_are_openmetrics() {
+    let served = served("ops").await;
+    assert_eq!(get(served.port, "/healthz").await.0, 200);
+    let (status, head, _) = get(served.port, "/metrics").await;
+    assert_eq!(status, 200);
+    assert!(head.contains("application/openmetrics-text"), "{head}");
+    served.stopping.send(true).unwrap();
+    assert_eq!(get(served.port, "/healthz").await.0, 503);
+}
