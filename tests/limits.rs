@@ -83,6 +83,16 @@ fn estimates_bound_what_is_allocated() {
         ),
         // At 400x300 the 600x600 output's share of the estimate dominates: an upper bound only.
         ("heic grid", fixture("heif/grid.heic"), None),
+        (
+            "gif",
+            encode(&textured(1200, 800).into(), image::ImageFormat::Gif),
+            Some(3),
+        ),
+        (
+            "gif with no colour table",
+            fixture("damaged/no-palette.gif"),
+            None,
+        ),
     ];
     for (name, input, within) in cases {
         let mut engine = Engine::new(Limits::default());

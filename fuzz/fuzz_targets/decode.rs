@@ -1,12 +1,15 @@
 //! Any bytes through the whole engine path: format detection, header probe, limits, decode (with and
 //! without JPEG and PNG shrink-on-load; HEIC and AVIF from the `alpha` seeds), orientation, colour
-//! conversion, resize, both smart crops, the placeholders and the encoders.
+//! conversion, resize, both smart crops, the placeholders and the encoders; at the default
+//! decode tolerance and at `none`.
 //! The engine must answer with a thumbnail or an `Error`, never a panic, abort or overflow.
 //! Inputs that once failed are kept in `fuzz/regressions/decode/` and replayed by `fuzz/run`.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use thumbnail_core::{Engine, Fit, Formats, Gravity, Limits, OutputFormat, Size, ThumbnailSpec};
+use thumbnail_core::{
+    Engine, FailOn, Fit, Formats, Gravity, Limits, OutputFormat, Size, ThumbnailSpec,
+};
 
 /// libfuzzer-sys aborts on every panic, even one that is caught. The engine catches the panics of
 /// the third-party decoders it guards (a decoder bug becomes that image's `Error::Corrupt`, as in
@@ -17,10 +20,12 @@ static QUIET_CAUGHT_PANICS: std::sync::Once = std::sync::Once::new();
 fuzz_target!(|data: &[u8]| {
     QUIET_CAUGHT_PANICS.call_once(|| std::panic::set_hook(Box::new(|_| {})));
     // Small limits keep each run fast; the limit checks themselves are part of what is fuzzed.
-    let mut engine = Engine::new(Limits {
+    let limits = Limits {
         max_pixels: 4_000_000,
         max_bytes: 4 << 20,
-    });
+        fail_on: FailOn::default(),
+    };
+    let mut engine = Engine::new(limits);
     let _ = engine.probe(data);
     let specs = [
         ThumbnailSpec::new("cover", Size::new(48, 48).unwrap()),
@@ -39,4 +44,12 @@ fuzz_target!(|data: &[u8]| {
     // decode of progressive JPEGs, PNG rows shrunk as they arrive).
     let _ = engine.thumbnail(data, &ThumbnailSpec::new("tiny", Size::new(4, 4).unwrap()));
     let _ = engine.decode(data, &[]);
+    // The most lenient tolerance takes the paths that decode past damage: libjpeg's padding, a
+    // PNG read again without checksums and its missing rows filled, a GIF frame with no palette.
+    let mut lenient = Engine::new(Limits {
+        fail_on: FailOn::None,
+        ..limits
+    });
+    let _ = lenient.thumbnail(data, &specs[0]);
+    let _ = lenient.thumbnail(data, &ThumbnailSpec::new("tiny", Size::new(4, 4).unwrap()));
 });

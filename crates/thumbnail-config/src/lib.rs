@@ -31,7 +31,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use thumbnail_core::ThumbnailSpec;
+use thumbnail_core::{FailOn, ThumbnailSpec};
 use thumbnail_pipeline::{OwnerRules, PipelineConfig};
 
 /// Why the settings could not be loaded.
@@ -194,6 +194,11 @@ settings! {
     /// before download; over it the image fails as `wont_fit` (default: none in the worker; on
     /// Lambda the function's memory less 32 MiB).
     memory_budget: Option<u64> = None, parse::optional_mebibytes;
+    /// Which faults in an image's data refuse it (libvips's `fail_on`): `none` (thumbnail
+    /// whatever decodes), `truncated` (refuse files cut short; default), `error` (also damaged
+    /// data: a JPEG segment, a PNG checksum) or `warning` (any fault). A tolerated fault is logged
+    /// as a warning and counted in `/metrics`.
+    fail_on: FailOn = FailOn::default(), parse::fail_on;
     /// Receives a message gets, 2 to 1000: on the last, the worker announces it as
     /// `too_many_receives` and dead-letters it, one receive before an SQS redrive with this
     /// `maxReceiveCount` (which `setup` writes) would move it silently (default 5).
@@ -379,6 +384,7 @@ impl Settings {
         config.url_expiry = self.url_expiry;
         config.cache_control = self.cache_control.clone();
         config.memory_budget = self.sizing().memory_budget;
+        config.limits.fail_on = self.fail_on;
         config.owners = self.owner_from.clone();
         config.max_receives = Some(self.max_receives);
         config

@@ -238,6 +238,11 @@ pub(crate) fn optional_secret(value: &str) -> Parsed<Option<crate::Secret>> {
         .map(|v| crate::Secret(v.to_owned())))
 }
 
+/// A decode tolerance: none, truncated, error or warning.
+pub(crate) fn fail_on(value: &str) -> Parsed<thumbnail_core::FailOn> {
+    value.parse()
+}
+
 /// A comma-separated list; empty for none.
 pub(crate) fn list(value: &str) -> Parsed<Vec<String>> {
     Ok(value

@@ -39,6 +39,9 @@ pub struct Rendering {
     pub thumbnails: Vec<Thumbnail>,
     /// What a page shows while they load.
     pub placeholder: Placeholder,
+    /// Faults in the image's data that the limits' [`FailOn`](crate::FailOn) tolerated (a damaged
+    /// JPEG segment, a PNG checksum, ...), the first few, each once; empty for a sound image.
+    pub faults: Vec<String>,
 }
 
 /// Makes thumbnails. Keep one per thread and reuse it: it keeps its resampling and pixel buffers
@@ -53,6 +56,7 @@ pub struct Engine {
     limits: Limits,
     resizer: Resizer,
     buffers: Vec<Vec<u8>>,
+    faults: Vec<String>,
 }
 
 impl Engine {
@@ -110,6 +114,9 @@ impl Engine {
             // libaom's frame (16-bit samples with borders, and its working buffers), the RGB(A)
             // conversion at 16 bits (8), and the 8-bit result (4): about 2x what was measured.
             ImageFormat::Avif => pixels * 40,
+            // The frame's palette indices (1 a pixel), the RGBA canvas, and a second full buffer
+            // as below.
+            ImageFormat::Gif => pixels * (1 + 4 + 4),
             // Decoded whole, then converted to 8 bits, to sRGB or upright: a second full buffer.
             _ => pixels * (u64::from(info.bytes_per_pixel) + 4),
         };
@@ -129,10 +136,18 @@ impl Engine {
     /// (full size when `specs` is empty). For callers that want pixels rather than encoded thumbnails.
     pub fn decode(&mut self, input: &[u8], specs: &[ThumbnailSpec]) -> Result<Raster, Error> {
         let scratch = self.take_buffer();
-        decode::decode(input, &self.limits, scratch, |info| {
+        self.faults.clear();
+        let (raster, _, faults) = decode::decode(input, &self.limits, scratch, |info| {
             shrink_on_load(info, specs)
-        })
-        .map(|(raster, _)| raster)
+        })?;
+        self.faults = faults;
+        Ok(raster)
+    }
+
+    /// The faults in the last image's data that the limits' [`FailOn`](crate::FailOn) tolerated
+    /// (see [`Rendering::faults`]); empty after a sound image, or one refused.
+    pub fn faults(&self) -> &[String] {
+        &self.faults
     }
 
     /// Makes one thumbnail.
@@ -158,6 +173,7 @@ impl Engine {
         Ok(Rendering {
             thumbnails,
             placeholder: placeholder.expect("asked for"),
+            faults: self.faults.clone(),
         })
     }
 
@@ -170,9 +186,11 @@ impl Engine {
         with_placeholder: bool,
     ) -> Result<(Vec<Thumbnail>, Option<Placeholder>), Error> {
         let scratch = self.take_buffer();
-        let (decoded, _) = decode::decode(input, &self.limits, scratch, |info| {
+        self.faults.clear();
+        let (decoded, _, faults) = decode::decode(input, &self.limits, scratch, |info| {
             shrink_on_load(info, specs)
         })?;
+        self.faults = faults;
         let mut levels = vec![decoded];
         // Largest output first, so the pyramid of halvings grows only as far as the smallest needs.
         let mut order: Vec<usize> = (0..specs.len()).collect();

@@ -84,4 +84,4 @@ pub use format::{Formats, ImageFormat, OutputFormat};
 pub use placeholder::Placeholder;
 pub use preset::Presets;
 pub use raster::{PixelLayout, Raster};
-pub use spec::{Filter, Fit, Gravity, Limits, Size, ThumbnailSpec};
+pub use spec::{FailOn, Filter, Fit, Gravity, Limits, Size, ThumbnailSpec};

@@ -356,13 +356,15 @@ impl ThumbnailSpec {
     }
 }
 
-/// Bounds checked before any pixel buffer is allocated.
+/// Bounds checked before any pixel buffer is allocated, and how much damage a decode tolerates.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
     /// The most pixels (width x height, from the header) an input may have. Default 100 megapixels.
     pub max_pixels: u64,
     /// The most bytes an input may have. Default 100 MiB.
     pub max_bytes: u64,
+    /// Which faults in the data refuse the image. Default [`FailOn::Truncated`].
+    pub fail_on: FailOn,
 }
 
 impl Default for Limits {
@@ -370,7 +372,90 @@ impl Default for Limits {
         Limits {
             max_pixels: 100_000_000,
             max_bytes: 100 * 1024 * 1024,
+            fail_on: FailOn::default(),
         }
+    }
+}
+
+/// Which faults in an image's data refuse it (libvips's `fail_on`, with its values). A fault not
+/// refused is tolerated: the image is thumbnailed from what decodes, and the fault reported
+/// ([`Rendering::faults`](crate::Rendering::faults)).
+///
+/// | fault | examples | refused at |
+/// |---|---|---|
+/// | warning | stray bytes between JPEG markers | `warning` |
+/// | error | damaged entropy-coded JPEG data, a PNG chunk whose CRC does not match, a GIF frame with no colour table | `error`, `warning` |
+/// | truncated | the data stops before the image does (the rest would be grey) | `truncated`, `error`, `warning` |
+///
+/// ```
+/// use thumbnail_core::FailOn;
+/// assert_eq!("warning".parse::<FailOn>(), Ok(FailOn::Warning));
+/// assert_eq!(FailOn::default(), FailOn::Truncated);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum FailOn {
+    /// Nothing is refused: whatever decodes is thumbnailed, a truncated file's missing rows grey.
+    None,
+    /// Truncated data is refused; damage that leaves the image whole (as browsers show it) is not.
+    /// The default: a photo a browser shows without a visible fault gets its thumbnail, a file
+    /// cut short does not silently become a half-grey one.
+    #[default]
+    Truncated,
+    /// Truncation and damaged data are refused.
+    Error,
+    /// Every fault is refused, warnings included.
+    Warning,
+}
+
+/// How serious a fault in the data is, in [`FailOn`]'s terms.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Fault {
+    Warning,
+    Error,
+    Truncated,
+}
+
+impl FailOn {
+    /// Whether a fault of this kind refuses the image.
+    pub(crate) fn refuses(self, fault: Fault) -> bool {
+        match self {
+            FailOn::None => false,
+            FailOn::Truncated => fault == Fault::Truncated,
+            FailOn::Error => fault >= Fault::Error,
+            FailOn::Warning => true,
+        }
+    }
+
+    /// Its name, as parsed.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailOn::None => "none",
+            FailOn::Truncated => "truncated",
+            FailOn::Error => "error",
+            FailOn::Warning => "warning",
+        }
+    }
+}
+
+impl fmt::Display for FailOn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for FailOn {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [
+            FailOn::None,
+            FailOn::Truncated,
+            FailOn::Error,
+            FailOn::Warning,
+        ]
+        .into_iter()
+        .find(|f| f.as_str() == s.trim().to_ascii_lowercase())
+        .ok_or_else(|| format!("is none, truncated, error or warning, not {s:?}"))
     }
 }
 

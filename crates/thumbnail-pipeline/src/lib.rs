@@ -261,6 +261,15 @@ impl<S: ObjectStore, D: ObjectStore, N: Notifier> Pipeline<S, D, N> {
                 key: object.key.to_string(),
                 source,
             })?;
+        if !rendering.faults.is_empty() {
+            self.metrics.tolerated();
+            tracing::warn!(
+                key = %object.key,
+                faults = %rendering.faults.join("; "),
+                fail_on = %self.config.limits.fail_on,
+                "thumbnailed despite faults in the image data"
+            );
+        }
 
         let mut entries = Vec::new();
         let mut keys = Vec::new();

@@ -19,6 +19,7 @@ pub struct Metrics {
     failed: Family<Labels, Counter>,
     bytes_in: Counter,
     bytes_out: Counter,
+    tolerated: Counter,
     processing: Histogram,
     receive_latency: Histogram,
 }
@@ -30,6 +31,7 @@ impl Default for Metrics {
             failed: Family::default(),
             bytes_in: Counter::default(),
             bytes_out: Counter::default(),
+            tolerated: Counter::default(),
             // 10 ms to ~80 s: a thumbnail takes tens of milliseconds, an outage's retries minutes.
             processing: Histogram::new(exponential_buckets(0.01, 2.0, 14)),
             // 50 ms to ~7 min of waiting in the queue.
@@ -61,6 +63,11 @@ impl Metrics {
             "output_bytes",
             "Bytes of thumbnails written",
             self.bytes_out.clone(),
+        );
+        registry.register(
+            "images_with_tolerated_faults",
+            "Source images thumbnailed despite faults in their data that the tolerance (fail_on) allows",
+            self.tolerated.clone(),
         );
         registry.register(
             "processing_seconds",
@@ -100,6 +107,10 @@ impl Metrics {
         self.failed
             .get_or_create(&vec![("reason", reason.as_str())])
             .inc();
+    }
+
+    pub(crate) fn tolerated(&self) {
+        self.tolerated.inc();
     }
 
     pub(crate) fn downloaded(&self, bytes: u64) {

@@ -14,7 +14,7 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use thumbnail_core::{
-    Engine, Fit, Formats, Gravity, Limits, OutputFormat, Presets, Size, ThumbnailSpec,
+    Engine, FailOn, Fit, Formats, Gravity, Limits, OutputFormat, Presets, Size, ThumbnailSpec,
 };
 
 #[derive(Args, Debug)]
@@ -56,6 +56,10 @@ pub struct ConvertArgs {
     /// Refuse inputs larger than this many bytes.
     #[arg(long, default_value_t = Limits::default().max_bytes)]
     max_bytes: u64,
+    /// Which faults in an image's data refuse it: none, truncated, error or warning (libvips's
+    /// fail_on). Tolerated faults are printed as warnings.
+    #[arg(long, default_value_t = FailOn::default())]
+    fail_on: FailOn,
     /// Where thumbnails are written (created if missing).
     #[arg(short, long)]
     output_dir: PathBuf,
@@ -183,6 +187,7 @@ fn convert(args: &ConvertArgs, plan: &Plan) -> Result<bool> {
     let limits = Limits {
         max_pixels: args.max_pixels,
         max_bytes: args.max_bytes,
+        fail_on: args.fail_on,
     };
     let threads = args
         .threads
@@ -201,6 +206,11 @@ fn convert(args: &ConvertArgs, plan: &Plan) -> Result<bool> {
                     match convert_one(&mut engine, file, stem, plan, &args.output_dir) {
                         Ok(n) => {
                             written.fetch_add(n, Ordering::Relaxed);
+                            for fault in engine.faults() {
+                                progress.suspend(|| {
+                                    eprintln!("{}: warning: tolerated {fault}", file.display())
+                                });
+                            }
                         }
                         Err(e) => {
                             *failures.lock().expect("no panics while counting") += 1;

@@ -6,6 +6,7 @@
 //! handler below) unwind out of it, and every call into the library here runs under `catch_unwind`,
 //! which turns such an unwind into [`Error::Corrupt`]. The engine therefore needs `panic = "unwind"`.
 
+use std::cell::Cell;
 use std::ffi::c_int;
 use std::mem;
 use std::panic::{self, AssertUnwindSafe};
@@ -17,13 +18,38 @@ use mozjpeg_sys::{jpeg_common_struct, jpeg_error_mgr};
 use super::{ImageInfo, check_pixels, progressive};
 use crate::color;
 use crate::raster::{PixelLayout, Raster};
-use crate::{Error, ImageFormat, Limits};
+use crate::spec::Fault;
+use crate::{Error, FailOn, ImageFormat, Limits};
 
 /// APP1 holds EXIF, APP2 ICC profiles, APP14 the Adobe marker that flags inverted CMYK.
 const MARKERS: &[Marker] = &[Marker::APP(1), Marker::APP(2), Marker::APP(14)];
 
 pub(super) fn probe(input: &[u8]) -> Result<ImageInfo, Error> {
+    // The header only: faults in the image data are the decode's to judge.
+    POLICY.set(Policy {
+        fail_on: FailOn::None,
+        whole: true,
+    });
     guarded(|| Ok(info(&open(input)?, input)))
+}
+
+/// What the warning handler of the decode running on this thread judges by.
+#[derive(Clone, Copy)]
+struct Policy {
+    fail_on: FailOn,
+    /// Whether the input ended with its end-of-image marker: data that ends early in a file that
+    /// has one is damage; in one that lacks it, the file was cut.
+    whole: bool,
+}
+
+thread_local! {
+    // libjpeg's callbacks get only its own struct; a decode runs on one thread from start to end.
+    static POLICY: Cell<Policy> = const {
+        Cell::new(Policy {
+            fail_on: FailOn::Truncated,
+            whole: true,
+        })
+    };
 }
 
 pub(super) fn decode(
@@ -35,14 +61,20 @@ pub(super) fn decode(
     // libjpeg's memory source reports the end of the input as soon as it reads ahead into it, even
     // when every byte of image data is there. A file that lacks only its end marker (some cameras
     // write none; some copies are cut just there) is given one, so it decodes as viewers show it;
-    // one cut inside its image data then runs into that marker early, which is fatal below.
+    // one cut inside its image data then runs into that marker early: a truncation, which the
+    // tolerance judges (see `classify`).
     let completed;
-    let input = if input.ends_with(&[0xFF, 0xD9]) {
+    let whole = input.ends_with(&[0xFF, 0xD9]);
+    let input = if whole {
         input
     } else {
         completed = [input, &[0xFF, 0xD9]].concat();
         &completed[..]
     };
+    POLICY.set(Policy {
+        fail_on: limits.fail_on,
+        whole,
+    });
     guarded(move || {
         let mut jpeg = open(input)?;
         let info = info(&jpeg, input);
@@ -58,7 +90,10 @@ pub(super) fn decode(
             .markers()
             .any(|m| m.marker == Marker::APP(14) && m.data.starts_with(b"Adobe"));
         // At 1/8 a progressive file needs only its DC scans (see `progressive`); libjpeg would
-        // decode and buffer every coefficient of every scan first.
+        // decode and buffer every coefficient of every scan first. What a cut in a later scan
+        // loses, a 1/8 decode never uses: the thumbnail is what the whole file gives. Damage in
+        // the DC scans is refused whatever the tolerance: libjpeg, which might decode past it,
+        // needs the memory the estimate saved.
         if shrink == 8
             && !cmyk
             && let Some(mut raster) = progressive::decode_dc(input, &mut pixels)?
@@ -159,11 +194,9 @@ fn guarded<T>(work: impl FnOnce() -> Result<T, Error>) -> Result<T, Error> {
     })
 }
 
-/// libjpeg's standard error manager, except that fatal errors unwind (libjpeg must not continue) and
-/// image data that ends early (at the end of the file, or at a marker), which libjpeg only warns
-/// about and pads with grey, is fatal too: a truncated upload should fail, not become a half-grey
-/// thumbnail. Other warnings (stray bytes between markers, common in camera files) are tolerated,
-/// as every viewer does.
+/// libjpeg's standard error manager, except that fatal errors unwind (libjpeg must not continue),
+/// and warnings (libjpeg decodes past them, padding what is lost with grey) are judged by the
+/// decode's [`FailOn`]: refused ones unwind as fatal errors, tolerated ones are reported.
 fn strict_error_mgr() -> jpeg_error_mgr {
     // SAFETY: jpeg_error_mgr is a plain C struct for which all-zero is a valid value, and
     // jpeg_std_error fills in every field it needs.
@@ -180,14 +213,43 @@ unsafe extern "C-unwind" fn raise_fatal(cinfo: &mut jpeg_common_struct) {
     panic::resume_unwind(Box::new(message));
 }
 
+/// What a libjpeg warning means: data that ends early is a cut file unless the file has its end
+/// marker; damaged entropy-coded data is an error; the rest (stray bytes between markers, common
+/// in camera files; an odd ICC or JFIF field) is a warning.
+fn classify(code: c_int, policy: Policy) -> Fault {
+    use mozjpeg_sys::*;
+    let is = |codes: &[J_MESSAGE_CODE]| codes.iter().any(|&c| code == c as c_int);
+    if is(&[JWRN_JPEG_EOF, JWRN_HIT_MARKER]) {
+        return match policy.whole {
+            true => Fault::Error,
+            false => Fault::Truncated,
+        };
+    }
+    if is(&[
+        JWRN_HUFF_BAD_CODE,
+        JWRN_MUST_RESYNC,
+        JWRN_NOT_SEQUENTIAL,
+        JWRN_BOGUS_PROGRESSION,
+        JWRN_TOO_MUCH_DATA,
+    ]) {
+        return Fault::Error;
+    }
+    Fault::Warning
+}
+
 unsafe extern "C-unwind" fn on_message(cinfo: &mut jpeg_common_struct, level: c_int) {
+    // Levels 0 and up are trace messages; below 0, a warning.
+    if level >= 0 {
+        return;
+    }
     // SAFETY: libjpeg calls this with its own cinfo, whose `err` points at our live error manager.
     let code = unsafe { (*cinfo.err).msg_code };
-    let truncated = [mozjpeg_sys::JWRN_JPEG_EOF, mozjpeg_sys::JWRN_HIT_MARKER];
-    if level < 0 && truncated.iter().any(|&w| code == w as c_int) {
+    let policy = POLICY.get();
+    if policy.fail_on.refuses(classify(code, policy)) {
         // SAFETY: as above; raise_fatal never returns.
         unsafe { raise_fatal(cinfo) }
     }
+    super::tolerate(format!("libjpeg: {}", message_text(cinfo)));
 }
 
 fn message_text(cinfo: &mut jpeg_common_struct) -> String {

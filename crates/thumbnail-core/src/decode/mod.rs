@@ -1,6 +1,7 @@
 //! Decoding: header first (limits checked before any pixel buffer exists), then pixels, upright and in sRGB.
 
 mod avif;
+mod gif;
 mod heif;
 mod jpeg;
 mod other;
@@ -11,7 +12,8 @@ use image::metadata::Orientation;
 use image::{DynamicImage, ImageBuffer};
 
 use crate::raster::{PixelLayout, Raster};
-use crate::{Error, ImageFormat, Limits};
+use crate::spec::Fault;
+use crate::{Error, FailOn, ImageFormat, Limits};
 
 /// What the header says about an image.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,6 +55,7 @@ pub(crate) fn probe(input: &[u8], limits: &Limits) -> Result<ImageInfo, Error> {
     match ImageFormat::detect(input)? {
         ImageFormat::Jpeg => jpeg::probe(input),
         ImageFormat::Png => guarded(ImageFormat::Png, || png::probe(input)),
+        ImageFormat::Gif => guarded(ImageFormat::Gif, || gif::probe(input, limits)),
         ImageFormat::Heif => heif::probe(input),
         ImageFormat::Avif => avif::probe(input),
         format => other::probe(input, format, limits),
@@ -62,24 +65,63 @@ pub(crate) fn probe(input: &[u8], limits: &Limits) -> Result<ImageInfo, Error> {
 /// Decodes `input` upright and in sRGB. `choose_shrink` sees the header (after the limits passed) and
 /// returns the shrink-on-load factor, 1, 2, 4 or 8, which JPEG (DCT scaling) and PNG (a box average
 /// as rows arrive) take; other formats always decode at full size.
-/// `scratch` is reused for the pixels when the decoder allows it.
+/// `scratch` is reused for the pixels when the decoder allows it. Returns, beside the pixels and
+/// the header, the faults tolerated under `limits.fail_on`.
 pub(crate) fn decode(
     input: &[u8],
     limits: &Limits,
     mut scratch: Vec<u8>,
     choose_shrink: impl FnOnce(&ImageInfo) -> u32,
-) -> Result<(Raster, ImageInfo), Error> {
+) -> Result<(Raster, ImageInfo, Vec<String>), Error> {
     check_bytes(input, limits)?;
-    let (raster, info) = match ImageFormat::detect(input)? {
-        ImageFormat::Jpeg => jpeg::decode(input, limits, scratch, choose_shrink)?,
+    TOLERATED.with_borrow_mut(Vec::clear);
+    let decoded = match ImageFormat::detect(input)? {
+        ImageFormat::Jpeg => jpeg::decode(input, limits, scratch, choose_shrink),
         ImageFormat::Png => guarded(ImageFormat::Png, || {
             png::decode(input, limits, &mut scratch, choose_shrink)
-        })?,
-        ImageFormat::Heif => heif::decode(input, limits)?,
-        ImageFormat::Avif => avif::decode(input, limits)?,
-        format => other::decode(input, format, limits, scratch)?,
+        }),
+        ImageFormat::Gif => guarded(ImageFormat::Gif, || gif::decode(input, limits)),
+        ImageFormat::Heif => heif::decode(input, limits),
+        ImageFormat::Avif => avif::decode(input, limits),
+        format => other::decode(input, format, limits, scratch),
     };
-    Ok((orient(raster, info.orientation), info))
+    let tolerated = TOLERATED.take();
+    let (raster, info) = decoded?;
+    Ok((orient(raster, info.orientation), info, tolerated))
+}
+
+thread_local! {
+    /// The faults the decode running on this thread has tolerated so far. A decode runs on one
+    /// thread from start to end, and [`decode`] empties this before and takes it after.
+    static TOLERATED: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The most faults one decode reports: a damaged file can have thousands.
+const MAX_REPORTED: usize = 8;
+
+/// A fault found in the data: refused as [`Error::Corrupt`] when `fail_on` says so, otherwise
+/// noted as tolerated and the decode goes on.
+fn fault(
+    fail_on: FailOn,
+    kind: Fault,
+    format: ImageFormat,
+    message: impl Into<String>,
+) -> Result<(), Error> {
+    let message = message.into();
+    if fail_on.refuses(kind) {
+        return Err(Error::Corrupt { format, message });
+    }
+    tolerate(message);
+    Ok(())
+}
+
+/// Notes a tolerated fault (the first few different ones).
+fn tolerate(message: String) {
+    TOLERATED.with_borrow_mut(|tolerated| {
+        if tolerated.len() < MAX_REPORTED && !tolerated.contains(&message) {
+            tolerated.push(message);
+        }
+    });
 }
 
 fn check_bytes(input: &[u8], limits: &Limits) -> Result<(), Error> {

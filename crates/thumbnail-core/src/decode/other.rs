@@ -1,4 +1,4 @@
-//! WebP, GIF, TIFF and BMP through the `image` crate's decoders, at full size.
+//! WebP, TIFF and BMP through the `image` crate's decoders, at full size.
 
 use std::io::Cursor;
 
@@ -80,10 +80,13 @@ fn open<'a>(
 ) -> Result<impl ImageDecoder + 'a, Error> {
     let image_format = match format {
         ImageFormat::WebP => image::ImageFormat::WebP,
-        ImageFormat::Gif => image::ImageFormat::Gif,
         ImageFormat::Tiff => image::ImageFormat::Tiff,
         ImageFormat::Bmp => image::ImageFormat::Bmp,
-        ImageFormat::Jpeg | ImageFormat::Png | ImageFormat::Heif | ImageFormat::Avif => {
+        ImageFormat::Jpeg
+        | ImageFormat::Png
+        | ImageFormat::Gif
+        | ImageFormat::Heif
+        | ImageFormat::Avif => {
             unreachable!("decoded by their own modules")
         }
     };

@@ -13,7 +13,8 @@ use png::{BitDepth, ColorType, Transformations};
 use super::{ImageInfo, check_pixels};
 use crate::color;
 use crate::raster::{PixelLayout, Raster};
-use crate::{Error, ImageFormat, Limits};
+use crate::spec::Fault;
+use crate::{Error, FailOn, ImageFormat, Limits};
 
 /// A PNG decoder past the header, over bytes in memory.
 type Reader<'a> = png::Reader<Cursor<&'a [u8]>>;
@@ -22,22 +23,24 @@ type Reader<'a> = png::Reader<Cursor<&'a [u8]>>;
 /// (a few KB in practice; a hostile one inflates to whatever it is allowed).
 const METADATA_BYTES: usize = 16 << 20;
 
-/// The header of `input`.
+/// The header of `input` (checksums unchecked: faults in the data are the decode's to judge).
 pub(super) fn probe(input: &[u8]) -> Result<ImageInfo, Error> {
-    open(input).map(|(_, info)| info)
+    open(input, true).map(|(_, info)| info).map_err(corrupt)
 }
 
 /// The decoder, past the header (and the metadata before the pixels), and what it says.
-fn open(input: &[u8]) -> Result<(Reader<'_>, ImageInfo), Error> {
+fn open(
+    input: &[u8],
+    ignore_checksums: bool,
+) -> Result<(Reader<'_>, ImageInfo), png::DecodingError> {
     // The pixel limit is checked on the header, by the caller; rows are small. What is left to
     // bound is what metadata may inflate to. An ICC profile past that bound is a bomb, not a
     // profile: the image is read without it, as browsers show an image whose profile they
     // cannot use.
-    let reader = match reader(input, false) {
-        Err(png::DecodingError::LimitsExceeded) => reader(input, true),
+    let reader = match reader(input, false, ignore_checksums) {
+        Err(png::DecodingError::LimitsExceeded) => reader(input, true, ignore_checksums),
         other => other,
-    }
-    .map_err(corrupt)?;
+    }?;
     let header = reader.info();
     let info = ImageInfo {
         format: ImageFormat::Png,
@@ -61,7 +64,11 @@ fn open(input: &[u8]) -> Result<(Reader<'_>, ImageInfo), Error> {
 }
 
 /// A decoder of `input` past its header, within [`METADATA_BYTES`] of metadata.
-fn reader(input: &[u8], ignore_icc: bool) -> Result<Reader<'_>, png::DecodingError> {
+fn reader(
+    input: &[u8],
+    ignore_icc: bool,
+    ignore_checksums: bool,
+) -> Result<Reader<'_>, png::DecodingError> {
     let mut decoder = png::Decoder::new_with_limits(
         Cursor::new(input),
         png::Limits {
@@ -69,6 +76,7 @@ fn reader(input: &[u8], ignore_icc: bool) -> Result<Reader<'_>, png::DecodingErr
         },
     );
     decoder.set_ignore_iccp_chunk(ignore_icc);
+    decoder.ignore_checksums(ignore_checksums);
     // Palettes and low bit depths expanded, tRNS to alpha, 16 bits to 8: rows of 1 to 4 bytes a
     // pixel, grey or RGB, with or without alpha.
     decoder.set_transformations(Transformations::EXPAND | Transformations::STRIP_16);
@@ -77,15 +85,46 @@ fn reader(input: &[u8], ignore_icc: bool) -> Result<Reader<'_>, png::DecodingErr
 
 /// Decodes `input`, shrunk by the factor `choose_shrink` picks (1, 2, 4 or 8), into `pixels`
 /// (taken): row by row as the rows arrive, or, interlaced, from the whole image once decoded.
+///
+/// A first pass checks every checksum. Where the tolerance allows damaged data, a file that fails
+/// it is read again without checksums: if that succeeds, the fault was only a checksum (a
+/// tolerated error); if its rows stop early, the file was cut (refused unless nothing is).
 pub(super) fn decode(
     input: &[u8],
     limits: &Limits,
     pixels: &mut Vec<u8>,
     choose_shrink: impl FnOnce(&ImageInfo) -> u32,
 ) -> Result<(Raster, ImageInfo), Error> {
-    let (mut reader, info) = open(input)?;
+    let info = probe(input)?;
     check_pixels(&info, limits)?;
     let shrink = choose_shrink(&info).clamp(1, 8) as usize;
+    let raster = match shrunk(input, &info, shrink, pixels, None) {
+        Err(Error::Corrupt { message, .. }) if !limits.fail_on.refuses(Fault::Error) => {
+            let raster = shrunk(input, &info, shrink, pixels, Some(limits.fail_on))?;
+            super::tolerate(message);
+            raster
+        }
+        other => other?,
+    };
+    Ok((raster, info))
+}
+
+/// One pass over the rows. `lenient`: checksums unchecked, and data that stops early a
+/// truncation judged by that tolerance (the missing rows grey); `None`: any fault fails.
+fn shrunk(
+    input: &[u8],
+    info: &ImageInfo,
+    shrink: usize,
+    pixels: &mut Vec<u8>,
+    lenient: Option<FailOn>,
+) -> Result<Raster, Error> {
+    let (mut reader, _) = open(input, lenient.is_some()).map_err(corrupt)?;
+    // The png crate panics expanding a palette of part of a colour (found by fuzzing).
+    if (reader.info().palette.as_ref()).is_some_and(|p| p.len() % 3 != 0) {
+        return Err(corrupt(
+            "a palette whose length is not a whole number of colours",
+        ));
+    }
     let icc = reader.info().icc_profile.as_ref().map(|p| p.to_vec());
     let (color_type, depth) = reader.output_color_type();
     let (channels, alpha) = match (color_type, depth) {
@@ -106,26 +145,43 @@ pub(super) fn decode(
             band.emit(pixels, width, shrink);
         }
     };
-    if info.interlaced {
+    // Rows decoded, and why decoding stopped early, if it did.
+    let (rows, stopped) = if info.interlaced {
         // Adam7 sends seven passes over the whole image: only the whole image has whole rows.
         let size = reader
             .output_buffer_size()
             .ok_or_else(|| corrupt("the image does not fit in memory"))?;
         let mut whole = vec![0; size];
-        reader.next_frame(&mut whole).map_err(corrupt)?;
+        let stopped = reader.next_frame(&mut whole).err();
+        // A cut interlaced file has every row, each missing what later passes bring.
         for (y, row) in whole.chunks_exact(width * channels).enumerate() {
             add(row, y);
         }
+        (if stopped.is_some() { 0 } else { height }, stopped)
     } else {
         let mut y = 0;
-        while let Some(row) = reader.next_row().map_err(corrupt)? {
-            add(row.data(), y);
+        let stopped = loop {
+            match reader.next_row() {
+                Ok(Some(row)) => add(row.data(), y),
+                Ok(None) => break None,
+                Err(e) => break Some(e),
+            }
             y += 1;
+        };
+        (y, stopped)
+    };
+    if rows < height {
+        let why = stopped.map(|e| format!(": {e}")).unwrap_or_default();
+        let message = format!("the image ends after {rows} of {height} rows{why}");
+        match lenient {
+            Some(fail_on) => super::fault(fail_on, Fault::Truncated, ImageFormat::Png, message)?,
+            None => return Err(corrupt(message)),
         }
-        if y != height {
-            return Err(corrupt(format!(
-                "the image ends after {y} of {height} rows"
-            )));
+        if !info.interlaced {
+            let grey = vec![128; width * channels];
+            for y in rows..height {
+                add(&grey, y);
+            }
         }
     }
     let layout = if alpha {
@@ -137,7 +193,7 @@ pub(super) fn decode(
     if let Some(icc) = icc {
         color::to_srgb(&mut raster, &icc);
     }
-    Ok((raster, info))
+    Ok(raster)
 }
 
 fn corrupt(e: impl ToString) -> Error {
