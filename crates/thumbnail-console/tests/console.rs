@@ -13,7 +13,7 @@ use thumbnail_console::{Console, Feed};
 use thumbnail_queue::{MemoryQueue, OutgoingMessage, Queue, ReceiveOptions};
 use thumbnail_storage::links::LinkSigner;
 use thumbnail_storage::{LocalStore, ObjectKey, ObjectStore, PutOptions, conformance};
-use thumbnail_test_aws::servers::{multipart, request};
+use thumbnail_test_aws::servers::{attribute, multipart, request};
 use tokio::sync::watch;
 
 const SECRET: [u8; 32] = [9; 32];
@@ -339,14 +339,7 @@ async fn dead_letters_are_listed_escaped_and_replayed_to_the_queue() {
         fragment.contains("&lt;b&gt;late&lt;/b&gt;.jpg") && !fragment.contains("<b>late"),
         "{fragment}"
     );
-    let id = fragment
-        .split("data-replay=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_owned();
+    let id = attribute(&fragment, "data-replay");
 
     let replay = format!("POST /dead-letters/{id}/replay");
     assert_eq!(post(served.port, replay.clone(), vec![]).await.0, 403);

@@ -252,3 +252,18 @@ pub fn multipart(files: &[(&str, &[u8])]) -> (String, Vec<u8>) {
         body,
     )
 }
+
+/// The value of the first `name="..."` attribute in `html` (e.g. a console button's
+/// `data-replay`).
+///
+/// # Panics
+///
+/// When there is none.
+pub fn attribute(html: &str, name: &str) -> String {
+    let start = format!("{name}=\"");
+    html.split(start.as_str())
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("no {name} attribute in {html}"))
+        .to_owned()
+}

@@ -726,3 +726,107 @@ async fn expiring_credentials_are_fetched_again() {
         start.elapsed()
     );
 }
+
+/// The console on the AWS backend: a dead letter (an image over a tiny budget, as above) is listed
+/// and replayed from it; an upload through it lands in S3, whose notification brings the event
+/// back; the thumbnails appear in its list with S3's presigned links, which download them.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_console_works_on_aws() {
+    use thumbnail_test_aws::servers::{attribute, listening, multipart, request};
+    let Some(config) = thumbnail_test_aws::config().await else {
+        return;
+    };
+    let n = common::unique();
+    let mut env = set_up("console", &n, &[]);
+    let s3 = s3_client(&config);
+    let (source, dest) = (
+        env["THUMBNAIL_SOURCE_BUCKET"].clone(),
+        env["THUMBNAIL_DEST_BUCKET"].clone(),
+    );
+    put(
+        &s3,
+        &source,
+        "big.jpg",
+        jpeg(&quadrants(2000, 1500), &JpegOptions::default()),
+    )
+    .await;
+    succeed(
+        &env,
+        &["run", "--exit-when-idle", "--set", "memory_budget=1"],
+    );
+
+    let port = free_port();
+    env.insert("THUMBNAIL_CONSOLE_ADDR".into(), format!("127.0.0.1:{port}"));
+    let running = worker(&env, &["run"])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let http = move |head: String, body: Vec<u8>| {
+        tokio::task::spawn_blocking(move || {
+            listening(port, "the console");
+            let (status, _, body) = request(port, &head, &body);
+            (status, String::from_utf8_lossy(&body).into_owned())
+        })
+    };
+    let (_, fragment) = http("GET /fragments/status".into(), vec![]).await.unwrap();
+    assert!(
+        fragment.contains("big.jpg") && fragment.contains("wont_fit"),
+        "{fragment}"
+    );
+    let id = attribute(&fragment, "data-replay");
+    let replay = format!("POST /dead-letters/{id}/replay\nX-Thumbnail-Console: 1");
+    assert_eq!(http(replay, vec![]).await.unwrap().0, 200);
+
+    let (content_type, body) = multipart(&[(
+        "photo.jpg",
+        &jpeg(&quadrants(800, 600), &JpegOptions::default()),
+    )]);
+    let upload = format!("POST /uploads\n{content_type}\nX-Thumbnail-Console: 1");
+    assert_eq!(http(upload, body).await.unwrap().0, 200);
+    assert!(
+        exists(&s3, &source, "photo.jpg").await,
+        "the upload is in S3"
+    );
+
+    let start = Instant::now();
+    let page = loop {
+        let (_, page) = http("GET /".into(), vec![]).await.unwrap();
+        if page.contains("class=\"upload made\" id=\"upload-1\"")
+            && exists(&s3, &dest, "big/profile.jpg").await
+        {
+            break page;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no thumbnails in the console: {page}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    let link = page
+        .split("class=\"preview\"><img src=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .replace("&amp;", "&");
+    assert!(
+        link.contains("X-Amz-Signature="),
+        "an S3 presigned link: {link}"
+    );
+    let bytes = tokio::task::spawn_blocking(move || thumbnail_storage::conformance::fetch(&link))
+        .await
+        .unwrap();
+    assert_eq!(&bytes[..2], [0xFF, 0xD8], "a JPEG");
+    let (status, _) = http(
+        "GET /files/photo/profile.jpg?expires=1&signature=00".into(),
+        vec![],
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        status, 404,
+        "on AWS the console signs and serves no links of its own"
+    );
+    terminate(running).await;
+}
