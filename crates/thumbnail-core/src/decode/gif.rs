@@ -23,10 +23,7 @@ pub(super) fn probe(input: &[u8], limits: &Limits) -> Result<ImageInfo, Error> {
 /// The decoder past the header, giving palette indices; one frame may take at most the pixel
 /// limit in bytes (an index a pixel). Whether the file has a global colour table: without one
 /// (the `gif` crate refuses a frame with no table at all), a grey one is put in its place.
-fn open<'a>(
-    input: &'a [u8],
-    limits: &Limits,
-) -> Result<(Reader<'a>, ImageInfo, bool), Error> {
+fn open<'a>(input: &'a [u8], limits: &Limits) -> Result<(Reader<'a>, ImageInfo, bool), Error> {
     // The logical screen descriptor's flags, after the 6-byte signature and two 2-byte sizes.
     let has_global = input.get(10).is_none_or(|flags| flags & 0x80 != 0);
     let input = match has_global {

@@ -1,6 +1,7 @@
 //! Decoding: header first (limits checked before any pixel buffer exists), then pixels, upright and in sRGB.
 
 mod avif;
+mod bmp;
 mod gif;
 mod heif;
 mod jpeg;

@@ -1,10 +1,11 @@
-//! WebP, TIFF and BMP through the `image` crate's decoders, at full size.
+//! WebP, TIFF and BMP through the `image` crate's decoders, at full size; BMP headers it refuses
+//! rewritten first (`bmp`).
 
-use std::io::Cursor;
+use std::io::{BufReader, Cursor};
 
 use image::{ColorType, DynamicImage, ImageDecoder, ImageError, ImageReader};
 
-use super::{ImageInfo, check_pixels, guarded};
+use super::{ImageInfo, bmp, check_pixels, guarded};
 use crate::color;
 use crate::raster::{PixelLayout, Raster};
 use crate::{Error, ImageFormat, Limits};
@@ -15,7 +16,7 @@ pub(super) fn probe(
     limits: &Limits,
 ) -> Result<ImageInfo, Error> {
     guarded(format, || {
-        let mut decoder = open(input, format, limits)?;
+        let (mut decoder, _) = open(input, format, limits)?;
         Ok(info(format, &mut decoder))
     })
 }
@@ -27,7 +28,7 @@ pub(super) fn decode(
     mut pixels: Vec<u8>,
 ) -> Result<(Raster, ImageInfo), Error> {
     guarded(format, move || {
-        let mut decoder = open(input, format, limits)?;
+        let (mut decoder, flip) = open(input, format, limits)?;
         let info = info(format, &mut decoder);
         check_pixels(&info, limits)?;
         let icc = decoder.icc_profile().ok().flatten();
@@ -66,6 +67,12 @@ pub(super) fn decode(
                 }
             }
         };
+        if flip {
+            let (width, height, layout) = (raster.width(), raster.height(), raster.layout());
+            let mut pixels = raster.into_pixels();
+            bmp::flip_rows(&mut pixels, width as usize * layout.channels());
+            raster = Raster::from_parts(width, height, layout, pixels);
+        }
         if let Some(icc) = icc {
             color::to_srgb(&mut raster, &icc);
         }
@@ -73,11 +80,12 @@ pub(super) fn decode(
     })
 }
 
+/// The decoder, and whether its rows come out upside down (a BMP given to it bottom-up).
 fn open<'a>(
     input: &'a [u8],
     format: ImageFormat,
     limits: &Limits,
-) -> Result<impl ImageDecoder + 'a, Error> {
+) -> Result<(Box<dyn ImageDecoder + 'a>, bool), Error> {
     let image_format = match format {
         ImageFormat::WebP => image::ImageFormat::WebP,
         ImageFormat::Tiff => image::ImageFormat::Tiff,
@@ -90,13 +98,22 @@ fn open<'a>(
             unreachable!("decoded by their own modules")
         }
     };
-    let mut reader = ImageReader::with_format(Cursor::new(input), image_format);
     // Our pixel limit is checked on the header; this caps what a decoder may allocate besides
     // (metadata chunks, 16-bit RGBA at the pixel limit).
     let mut decoder_limits = image::Limits::default();
     decoder_limits.max_alloc = Some(limits.max_pixels.saturating_mul(8).max(512 << 20));
+    let failed = |e| image_error(format, e);
+    if format == ImageFormat::Bmp
+        && let Some(normalised) = bmp::normalise(input)
+    {
+        let flip = normalised.flip;
+        let mut reader = ImageReader::with_format(BufReader::new(normalised), image_format);
+        reader.limits(decoder_limits);
+        return Ok((Box::new(reader.into_decoder().map_err(failed)?), flip));
+    }
+    let mut reader = ImageReader::with_format(Cursor::new(input), image_format);
     reader.limits(decoder_limits);
-    reader.into_decoder().map_err(|e| image_error(format, e))
+    Ok((Box::new(reader.into_decoder().map_err(failed)?), false))
 }
 
 fn info(format: ImageFormat, decoder: &mut impl ImageDecoder) -> ImageInfo {
