@@ -95,30 +95,39 @@ pub(super) fn decode(
     pixels: &mut Vec<u8>,
     choose_shrink: impl FnOnce(&ImageInfo) -> u32,
 ) -> Result<(Raster, ImageInfo), Error> {
-    let info = probe(input)?;
+    let lenient = (!limits.fail_on.refuses(Fault::Error)).then_some(limits.fail_on);
+    // The checked pass's reader; where its header fails and damage is tolerated, the header is
+    // read again unchecked for the limits and the shrink, and the second pass does the rest.
+    let (checked, info) = match open(input, false) {
+        Ok((reader, info)) => (Ok(reader), info),
+        Err(e) if lenient.is_some() => (Err(corrupt(e)), probe(input)?),
+        Err(e) => return Err(corrupt(e)),
+    };
     check_pixels(&info, limits)?;
     let shrink = choose_shrink(&info).clamp(1, 8) as usize;
-    let raster = match shrunk(input, &info, shrink, pixels, None) {
-        Err(Error::Corrupt { message, .. }) if !limits.fail_on.refuses(Fault::Error) => {
-            let raster = shrunk(input, &info, shrink, pixels, Some(limits.fail_on))?;
+    let first = checked.and_then(|reader| shrunk(reader, &info, shrink, pixels, None));
+    let raster = match (first, lenient) {
+        (Err(Error::Corrupt { message, .. }), Some(fail_on)) => {
+            let (reader, _) = open(input, true).map_err(corrupt)?;
+            let raster = shrunk(reader, &info, shrink, pixels, Some(fail_on))?;
             super::tolerate(message);
             raster
         }
-        other => other?,
+        (first, _) => first?,
     };
     Ok((raster, info))
 }
 
-/// One pass over the rows. `lenient`: checksums unchecked, and data that stops early a
-/// truncation judged by that tolerance (the missing rows grey); `None`: any fault fails.
+/// One pass over the rows of `reader` (opened with checksums unchecked when `lenient`). `lenient`:
+/// data that stops early is a truncation judged by that tolerance (the missing rows grey);
+/// `None`: any fault fails.
 fn shrunk(
-    input: &[u8],
+    mut reader: Reader<'_>,
     info: &ImageInfo,
     shrink: usize,
     pixels: &mut Vec<u8>,
     lenient: Option<FailOn>,
 ) -> Result<Raster, Error> {
-    let (mut reader, _) = open(input, lenient.is_some()).map_err(corrupt)?;
     // The png crate panics expanding a palette of part of a colour (found by fuzzing).
     if (reader.info().palette.as_ref()).is_some_and(|p| p.len() % 3 != 0) {
         return Err(corrupt(
