@@ -94,6 +94,17 @@ fn estimates_bound_what_is_allocated() {
             None,
         ),
     ];
+    // TIFFs this crate's own code reads (small: upper bounds only).
+    let tiffs = [
+        "palette.tif",
+        "lab.tif",
+        "signed16.tif",
+        "fax3.tif",
+        "lzma16.tif",
+        "jpeg-tiles.tif",
+    ]
+    .map(|name| (name, fixture(&format!("tiff/{name}")), None));
+    let cases = cases.into_iter().chain(tiffs);
     for (name, input, within) in cases {
         let mut engine = Engine::new(Limits::default());
         let estimate = engine.memory_estimate(&engine.probe(&input).unwrap(), &specs);

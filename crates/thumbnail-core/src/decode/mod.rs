@@ -8,6 +8,7 @@ mod jpeg;
 mod other;
 mod png;
 mod progressive;
+mod tiff;
 
 use image::metadata::Orientation;
 use image::{DynamicImage, ImageBuffer};
@@ -59,6 +60,7 @@ pub(crate) fn probe(input: &[u8], limits: &Limits) -> Result<ImageInfo, Error> {
         ImageFormat::Gif => guarded(ImageFormat::Gif, || gif::probe(input, limits)),
         ImageFormat::Heif => heif::probe(input),
         ImageFormat::Avif => avif::probe(input),
+        ImageFormat::Tiff => tiff::probe(input, limits),
         format => other::probe(input, format, limits),
     }
 }
@@ -84,6 +86,7 @@ pub(crate) fn decode(
         ImageFormat::Gif => guarded(ImageFormat::Gif, || gif::decode(input, limits)),
         ImageFormat::Heif => heif::decode(input, limits),
         ImageFormat::Avif => avif::decode(input, limits),
+        ImageFormat::Tiff => tiff::decode(input, limits, scratch),
         format => other::decode(input, format, limits, scratch),
     };
     let tolerated = TOLERATED.take();

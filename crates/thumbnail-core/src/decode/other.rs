@@ -1,5 +1,5 @@
-//! WebP, TIFF and BMP through the `image` crate's decoders, at full size; BMP headers it refuses
-//! rewritten first (`bmp`).
+//! WebP, BMP and the common TIFFs (`tiff` picks them) through the `image` crate's decoders, at full
+//! size; BMP headers it refuses rewritten first (`bmp`).
 
 use std::io::{BufReader, Cursor};
 
