@@ -111,6 +111,106 @@ impl Seek for Normalised<'_> {
     }
 }
 
+/// A run-length-encoded BMP (RLE8 or RLE4) expanded into an uncompressed 8-bit one, for files
+/// whose runs the `image` crate refuses (a run past its row's end, a delta past the image):
+/// everything is kept that lands inside the image, pixels no run reaches are palette index 0
+/// (as Windows leaves them). Also whether the data stops before the image does (a cut file).
+/// `None` when `input` is not a run-length-encoded BMP with a Windows-layout header.
+pub(super) fn expanded_runs(input: &[u8]) -> Option<(Vec<u8>, bool)> {
+    let header = usize::try_from(u32_at(input, FILE_HEADER)?).ok()?;
+    let bits = u16::from_le_bytes(input.get(28..30)?.try_into().ok()?);
+    let compression = u32_at(input, 30)?;
+    if header < INFO_HEADER || !matches!((compression, bits), (1, 8) | (2, 4)) {
+        return None;
+    }
+    let width = usize::try_from(i32::from_le_bytes(input.get(18..22)?.try_into().ok()?)).ok()?;
+    let height = i32::from_le_bytes(input.get(22..26)?.try_into().ok()?);
+    let rows = height.unsigned_abs() as usize;
+    let colours = match u32_at(input, 46)? {
+        0 => 1 << bits,
+        n => (n as usize).min(256),
+    };
+    let palette = input.get(FILE_HEADER + header..FILE_HEADER + header + colours * 4)?;
+    let data = input.get(usize::try_from(u32_at(input, 10)?).ok()?..)?;
+    let stride = width.checked_add(3)? & !3;
+    let mut pixels = vec![0u8; stride.checked_mul(rows)?];
+    let (mut x, mut y, mut at) = (0usize, 0usize, 0usize);
+    let mut cut = false;
+    let mut put = |x: usize, y: usize, index: u8| {
+        if x < width && y < rows {
+            pixels[y * stride + x] = index;
+        }
+    };
+    // The `n`th index of a run: the byte itself (RLE8), or its high then low nibble (RLE4).
+    let index = |byte: u8, n: usize| match bits {
+        8 => byte,
+        _ if n.is_multiple_of(2) => byte >> 4,
+        _ => byte & 0x0F,
+    };
+    while y < rows {
+        let Some(&[count, value]) = data.get(at..at + 2) else {
+            cut = true;
+            break;
+        };
+        at += 2;
+        match (count, value) {
+            (0, 0) => (x, y) = (0, y + 1),
+            (0, 1) => break,
+            (0, 2) => {
+                let Some(&[dx, dy]) = data.get(at..at + 2) else {
+                    cut = true;
+                    break;
+                };
+                at += 2;
+                (x, y) = (x + usize::from(dx), y + usize::from(dy));
+            }
+            (0, n) => {
+                // Absolute mode: `n` indices, their bytes padded to a 16-bit boundary.
+                let n = usize::from(n);
+                let bytes = if bits == 8 { n } else { n.div_ceil(2) };
+                let Some(literal) = data.get(at..at + bytes) else {
+                    cut = true;
+                    break;
+                };
+                for i in 0..n {
+                    put(
+                        x + i,
+                        y,
+                        index(literal[if bits == 8 { i } else { i / 2 }], i),
+                    );
+                }
+                x += n;
+                at += bytes + bytes % 2;
+            }
+            (n, byte) => {
+                for i in 0..usize::from(n) {
+                    put(x + i, y, index(byte, i));
+                }
+                x += usize::from(n);
+            }
+        }
+    }
+    let offset = FILE_HEADER + INFO_HEADER + palette.len();
+    let mut out = Vec::with_capacity(offset + pixels.len());
+    out.extend_from_slice(b"BM");
+    out.extend_from_slice(&u32::try_from(offset + pixels.len()).ok()?.to_le_bytes());
+    out.extend_from_slice(&[0; 4]);
+    out.extend_from_slice(&(offset as u32).to_le_bytes());
+    out.extend_from_slice(&(INFO_HEADER as u32).to_le_bytes());
+    out.extend_from_slice(&(width as u32).to_le_bytes());
+    out.extend_from_slice(&height.to_le_bytes());
+    out.extend_from_slice(&1u16.to_le_bytes());
+    out.extend_from_slice(&8u16.to_le_bytes());
+    out.extend_from_slice(&0u32.to_le_bytes());
+    out.extend_from_slice(&u32::try_from(pixels.len()).ok()?.to_le_bytes());
+    out.extend_from_slice(&[0; 8]);
+    out.extend_from_slice(&(colours as u32).to_le_bytes());
+    out.extend_from_slice(&[0; 4]);
+    out.extend_from_slice(palette);
+    out.extend_from_slice(&pixels);
+    Some((out, cut))
+}
+
 /// Turns rows of `width * channels` bytes upside down, in place.
 pub(super) fn flip_rows(pixels: &mut [u8], row: usize) {
     let rows = pixels.len() / row.max(1);

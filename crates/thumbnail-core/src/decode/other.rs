@@ -1,13 +1,14 @@
 //! WebP, BMP and the common TIFFs (`tiff` picks them) through the `image` crate's decoders, at full
-//! size; BMP headers it refuses rewritten first (`bmp`).
+//! size; BMP headers it refuses rewritten first, and damaged runs expanded (`bmp`).
 
 use std::io::{BufReader, Cursor};
 
 use image::{ColorType, DynamicImage, ImageDecoder, ImageError, ImageReader};
 
-use super::{ImageInfo, bmp, check_pixels, guarded};
+use super::{ImageInfo, bmp, check_pixels, fault, guarded};
 use crate::color;
 use crate::raster::{PixelLayout, Raster};
+use crate::spec::Fault;
 use crate::{Error, ImageFormat, Limits};
 
 pub(super) fn probe(
@@ -22,6 +23,31 @@ pub(super) fn probe(
 }
 
 pub(super) fn decode(
+    input: &[u8],
+    format: ImageFormat,
+    limits: &Limits,
+    pixels: Vec<u8>,
+) -> Result<(Raster, ImageInfo), Error> {
+    match read(input, format, limits, pixels) {
+        // Damaged runs: decoded as far as they go, where the tolerance allows such an error.
+        Err(Error::Corrupt { message, .. })
+            if format == ImageFormat::Bmp
+                && let Some((expanded, cut)) = bmp::expanded_runs(input) =>
+        {
+            let kind = if cut { Fault::Truncated } else { Fault::Error };
+            fault(
+                limits.fail_on,
+                kind,
+                format,
+                format!("damaged run-length data ({message})"),
+            )?;
+            read(&expanded, format, limits, Vec::new())
+        }
+        decoded => decoded,
+    }
+}
+
+fn read(
     input: &[u8],
     format: ImageFormat,
     limits: &Limits,
