@@ -5,7 +5,8 @@
 //!   crate reads when it is told they are grey ones: the reader shows it a patched photometric;
 //! - 2- and 4-bit grey, and signed samples (shown with 0 as mid-grey, as libvips does);
 //! - JPEG-compressed YCbCr, in strips or tiles (the `tiff` crate gives the upsampled YCbCr);
-//! - CCITT Group 3 (1-D) and Group 4, either bit order, through the `fax` crate;
+//! - CCITT modified Huffman (RLE), Group 3 (1-D) and Group 4, either bit order, through the `fax`
+//!   crate;
 //! - LZMA (the `.xz` container libtiff writes), through liblzma, at most the strip's size.
 
 use std::io::{self, Cursor, Read, Seek, SeekFrom};
@@ -28,6 +29,7 @@ const SEPARATED: u16 = 5;
 const YCBCR: u16 = 6;
 const CIELAB: u16 = 8;
 
+const CCITT_RLE: u16 = 2;
 const FAX3: u16 = 3;
 const FAX4: u16 = 4;
 const LZMA: u16 = 34925;
@@ -101,7 +103,7 @@ impl Page {
         matches!(self.photometric, PALETTE | CIELAB | YCBCR)
             || self.signed
             || matches!(self.bits, 2 | 4)
-            || matches!(self.compression, FAX3 | FAX4 | LZMA)
+            || matches!(self.compression, CCITT_RLE | FAX3 | FAX4 | LZMA)
     }
 
     fn info(&self) -> ImageInfo {
@@ -161,11 +163,11 @@ pub(super) fn decode(
         }
         let info = page.info();
         check_pixels(&info, limits)?;
-        if page.tiled && matches!(page.compression, FAX3 | FAX4 | LZMA) {
+        if page.tiled && matches!(page.compression, CCITT_RLE | FAX3 | FAX4 | LZMA) {
             return Err(unsupported("tiled CCITT or LZMA data"));
         }
         let samples = match page.compression {
-            FAX3 | FAX4 => fax(input, &mut decoder, &page, limits)?,
+            CCITT_RLE | FAX3 | FAX4 => fax(input, &mut decoder, &page, limits)?,
             LZMA => lzma(input, &mut decoder, &page, limits)?,
             _ => samples_of(input, &page, limits)?,
         };
@@ -322,7 +324,7 @@ fn strips<R: Read + Seek>(decoder: &mut Decoder<R>) -> Result<(Vec<u64>, Vec<u64
     Ok((offsets, counts))
 }
 
-/// CCITT Group 3 (1-D) or Group 4 strips, as 1-bit min-is-black rows. The coder's black runs
+/// CCITT modified Huffman, Group 3 (1-D) or Group 4 strips, as 1-bit min-is-black rows. The coder's black runs
 /// are 1 bits, shown black in a min-is-white file and white in a min-is-black one.
 fn fax<R: Read + Seek>(
     input: &[u8],
@@ -374,6 +376,7 @@ fn fax<R: Read + Seek>(
             }
         };
         match page.compression {
+            CCITT_RLE => modified_huffman(bytes, width, want, &mut line),
             FAX3 => fax::decoder::decode_g3(bytes, &mut line),
             _ => fax::decoder::decode_g4(bytes, width, u16::try_from(want).ok(), &mut line),
         };
@@ -387,6 +390,46 @@ fn fax<R: Read + Seek>(
         }
     }
     Ok(Samples::Packed(rows))
+}
+
+/// CCITT modified Huffman (TIFF compression 2): Group 3's 1-D run codes with no EOLs, each row
+/// starting on a byte. Gives `line` each row's colour changes (as the `fax` crate's decoders do),
+/// until `rows` rows or the data ends.
+fn modified_huffman(
+    bytes: impl Iterator<Item = u8>,
+    width: u16,
+    rows: usize,
+    line: &mut impl FnMut(&[u16]),
+) -> Option<()> {
+    use fax::BitReader;
+    use fax::maps::{black, white};
+    let mut reader = fax::ByteReader::new(bytes.map(Ok::<u8, std::convert::Infallible>)).ok()?;
+    let mut changes = Vec::new();
+    for _ in 0..rows {
+        changes.clear();
+        let (mut at, mut black_run) = (0u16, false);
+        while at < width {
+            // Make-up codes (multiples of 64) until a terminating one (under 64).
+            let mut run = 0u16;
+            loop {
+                let code = match black_run {
+                    true => black::decode(&mut reader)?,
+                    false => white::decode(&mut reader)?,
+                };
+                run = run.checked_add(code)?;
+                if code < 64 {
+                    break;
+                }
+            }
+            at = at.saturating_add(run);
+            changes.push(at);
+            black_run = !black_run;
+        }
+        line(&changes);
+        let padding = reader.bits_to_byte_boundary();
+        reader.consume(padding).ok()?;
+    }
+    Some(())
 }
 
 /// LZMA strips, each decoded to at most its rows' bytes, then the horizontal predictor undone.
