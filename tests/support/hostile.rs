@@ -36,7 +36,7 @@ pub struct Hostile {
 /// The default byte limit of the engine (`Limits::default().max_bytes`).
 const MAX_BYTES: usize = 100 * 1024 * 1024;
 
-/// The whole corpus (47 files). Every call makes the same bytes.
+/// The whole corpus (50 files). Every call makes the same bytes.
 pub fn hostile_corpus() -> Vec<Hostile> {
     use Expect::{Fails, Thumbnails};
     let photo = jpeg(&quadrants(640, 480), &JpegOptions::default());
@@ -300,6 +300,24 @@ pub fn hostile_corpus() -> Vec<Hostile> {
             "TIFF cut in its first strip",
         ),
         (
+            "tiff-100000x100000.tif",
+            tiff_claiming(100_000, 100_000, false, 0),
+            Fails("too_many_pixels"),
+            "TIFF directory claiming 100000x100000",
+        ),
+        (
+            "tiff-palette-1x1000000000.tif",
+            tiff_claiming(1, 1_000_000_000, true, 0),
+            Fails("too_many_pixels"),
+            "palette TIFF (read by our own code) claiming 1x10^9",
+        ),
+        (
+            "tiff-header-past-256k.tif",
+            tiff_claiming(10_000, 10_000, false, 400 << 10),
+            Fails("wont_fit"),
+            "TIFF claiming 10000x10000 whose directory lies 400 KiB in: past the bytes read before the download",
+        ),
+        (
             "bmp-100000x100000.bmp",
             bmp_claiming(100_000, 100_000),
             Fails("corrupt"),
@@ -390,6 +408,50 @@ fn bmp_claiming(width: i32, height: i32) -> Vec<u8> {
     bmp[18..22].copy_from_slice(&width.to_le_bytes());
     bmp[22..26].copy_from_slice(&height.to_le_bytes());
     bmp
+}
+
+/// A little-endian TIFF claiming `width` x `height` 8-bit samples (grey, or palette indices with a
+/// grey colour map) in one strip of 64 bytes, its directory after `gap` more bytes.
+fn tiff_claiming(width: u32, height: u32, palette: bool, gap: usize) -> Vec<u8> {
+    const SHORT: u16 = 3;
+    const LONG: u16 = 4;
+    let mut out = b"II*\0".to_vec();
+    out.extend_from_slice(&[0; 4]);
+    let strip = out.len() as u32;
+    out.extend_from_slice(&[0; 64]);
+    let colormap = out.len() as u32;
+    if palette {
+        for _ in 0..3 {
+            out.extend((0..=255u16).flat_map(|v| (v * 257).to_le_bytes()));
+        }
+    }
+    out.resize(out.len() + gap, 0);
+    let directory = out.len() as u32;
+    out[4..8].copy_from_slice(&directory.to_le_bytes());
+    let mut entries = vec![
+        (256, LONG, 1, width),
+        (257, LONG, 1, height),
+        (258, SHORT, 1, 8),
+        (259, SHORT, 1, 1),
+        (262, SHORT, 1, if palette { 3 } else { 1 }),
+        (273, LONG, 1, strip),
+        (277, SHORT, 1, 1),
+        (278, LONG, 1, height),
+        (279, LONG, 1, 64),
+    ];
+    if palette {
+        entries.push((320, SHORT, 768, colormap));
+    }
+    out.extend_from_slice(&(entries.len() as u16).to_le_bytes());
+    for (tag, kind, count, value) in entries {
+        out.extend_from_slice(&(tag as u16).to_le_bytes());
+        out.extend_from_slice(&kind.to_le_bytes());
+        out.extend_from_slice(&(count as u32).to_le_bytes());
+        // A SHORT sits in the first two bytes of the value field: little-endian, the same bytes.
+        out.extend_from_slice(&value.to_le_bytes());
+    }
+    out.extend_from_slice(&[0; 4]);
+    out
 }
 
 /// An animated GIF of `frames` tiny frames.

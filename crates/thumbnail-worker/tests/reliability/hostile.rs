@@ -1,4 +1,4 @@
-//! Hostile and broken inputs: the corpus of `thumbnail_tests::hostile_corpus` (44 files: empty,
+//! Hostile and broken inputs: the corpus of `thumbnail_tests::hostile_corpus` (50 files: empty,
 //! truncated, lying headers, bombs, odd colour spaces, a file past the byte limit, and good photos
 //! among them) uploaded at once. Each gets exactly its expected outcome (thumbnails, or a failure
 //! notification with the expected reason code and a dead letter), the worker stays up, and its peak
