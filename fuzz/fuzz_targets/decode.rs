@@ -43,6 +43,9 @@ fuzz_target!(|data: &[u8]| {
     // A thumbnail an eighth of the seeds' size or less: the shrink-on-load paths (the DC-only
     // decode of progressive JPEGs, PNG rows shrunk as they arrive).
     let _ = engine.thumbnail(data, &ThumbnailSpec::new("tiny", Size::new(4, 4).unwrap()));
+    // Between an eighth and a quarter of the small seeds (40x30): a progressive JPEG's
+    // band-limited 1/4 decode.
+    let _ = engine.thumbnail(data, &ThumbnailSpec::new("quarter", Size::new(8, 8).unwrap()));
     let _ = engine.decode(data, &[]);
     // The most lenient tolerance takes the paths that decode past damage: libjpeg's padding, a
     // PNG read again without checksums and its missing rows filled, a GIF frame with no palette.

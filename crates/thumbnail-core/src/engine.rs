@@ -92,6 +92,11 @@ impl Engine {
             ImageFormat::Jpeg if info.interlaced && scale == 8 && info.bytes_per_pixel == 3 => {
                 pixels.div_ceil(64) * (3 * 4 + 3 + 3) + (64 << 10)
             }
+            // At 1/4, from its DC and lowest AC bands: per block, besides that, three 16-bit AC
+            // terms of each component, and four 8-bit samples and RGB pixels.
+            ImageFormat::Jpeg if info.interlaced && scale == 4 && info.bytes_per_pixel == 3 => {
+                pixels.div_ceil(64) * (3 * (4 + 6 + 4) + 4 * 3) + (64 << 10)
+            }
             ImageFormat::Jpeg => {
                 // libjpeg keeps every DCT coefficient of a progressive file (2 bytes each, 1.5
                 // per pixel in 4:2:0) until its last scan; baseline files are counted alike.

@@ -89,14 +89,14 @@ pub(super) fn decode(
         let adobe = jpeg
             .markers()
             .any(|m| m.marker == Marker::APP(14) && m.data.starts_with(b"Adobe"));
-        // At 1/8 a progressive file needs only its DC scans (see `progressive`); libjpeg would
-        // decode and buffer every coefficient of every scan first. What a cut in a later scan
-        // loses, a 1/8 decode never uses: the thumbnail is what the whole file gives. Damage in
-        // the DC scans is refused whatever the tolerance: libjpeg, which might decode past it,
-        // needs the memory the estimate saved.
-        if shrink == 8
+        // At 1/8 a progressive file needs only its DC scans, at 1/4 those and its lowest AC
+        // bands (see `progressive`); libjpeg would decode and buffer every coefficient of every
+        // scan first. What a cut in a later scan loses, these scales never use: the thumbnail is
+        // what the whole file gives. Damage in the scans they read is refused whatever the
+        // tolerance: libjpeg, which might decode past it, needs the memory the estimate saved.
+        if matches!(shrink, 4 | 8)
             && !cmyk
-            && let Some(mut raster) = progressive::decode_dc(input, &mut pixels)?
+            && let Some(mut raster) = progressive::decode_scaled(input, shrink, &mut pixels)?
         {
             if let Some(icc) = icc {
                 color::to_srgb(&mut raster, &icc);

@@ -1,23 +1,34 @@
-//! Progressive JPEGs at 1/8 scale from their DC coefficients alone.
+//! Progressive JPEGs at 1/8 and 1/4 scale from the scans those scales use.
 //!
 //! A progressive JPEG sends the DC coefficient of every 8x8 block in its first scan (or first few,
 //! with successive approximation), then the AC coefficients band by band. At 1/8 scale a block
 //! becomes one pixel, whose value is the block's DC term: `(DC x quant + 4) >> 3`, plus 128. So the
-//! DC scans are all a 1/8 decode needs; every later scan is skipped by searching its entropy-coded
-//! data for the next marker, never decoded. Memory is one value per block, where libjpeg keeps the
-//! whole image's coefficients (64 per block) until its last scan has arrived.
+//! DC scans are all a 1/8 decode needs. At 1/4 a block becomes 2x2 pixels, the averages of its
+//! quarters, which its DC term and three lowest AC terms (zig-zag 1, 2 and 4) give; a chroma block
+//! of 4:2:0 becomes 4x4 pixels, from its terms of frequencies 0 to 3 each way (which the usual
+//! scripts send in one band from 1 to 63, decoded anyway). Scans whose bands start past what a
+//! component needs are not decoded, nor are refinement scans (which cannot be read without every
+//! coefficient of their band), so those terms keep the precision of their first scan. Every scan not decoded is skipped by searching its entropy-coded data for the next
+//! marker. Memory is a few values per block, where libjpeg keeps the whole image's coefficients
+//! (64 per block) until its last scan has arrived.
 //!
 //! What this path does not take (baseline or lossless frames, arithmetic coding, 12-bit samples,
-//! CMYK or Adobe RGB, a DNL marker) it hands back to libjpeg by returning `None`. A DC scan that
-//! ends early, or a component no DC scan covers, is corrupt. A file cut inside a later (AC) scan
-//! is not noticed: what a 1/8 thumbnail needs of it is whole.
+//! CMYK or Adobe RGB, a DNL marker) it hands back to libjpeg by returning `None`. A scan it decodes
+//! that ends early, or a component no DC scan covers, is corrupt. A file cut inside a scan it skips
+//! is not noticed: what the thumbnail needs of it is whole.
 
 use crate::raster::{PixelLayout, Raster};
 use crate::{Error, ImageFormat};
 
-/// The image at 1/8 scale (`ceil(width / 8)` by `ceil(height / 8)`, as libjpeg scales), in RGB,
-/// written into `pixels` (taken); `None` when the file is not one this path decodes.
-pub(super) fn decode_dc(input: &[u8], pixels: &mut Vec<u8>) -> Result<Option<Raster>, Error> {
+/// The image at 1/`shrink` scale, 8 or 4 (`ceil(width / shrink)` by `ceil(height / shrink)`, as
+/// libjpeg scales), in RGB, written into `pixels` (taken); `None` when the file is not one this
+/// path decodes.
+pub(super) fn decode_scaled(
+    input: &[u8],
+    shrink: u32,
+    pixels: &mut Vec<u8>,
+) -> Result<Option<Raster>, Error> {
+    let band = shrink == 4;
     let mut parser = Parser {
         data: input,
         pos: 0,
@@ -33,7 +44,7 @@ pub(super) fn decode_dc(input: &[u8], pixels: &mut Vec<u8>) -> Result<Option<Ras
             0xC0 | 0xC1 => return Ok(None),
             0xC2 => {
                 let segment = parser.segment()?;
-                match Frame::parse(segment)? {
+                match Frame::parse(segment, band)? {
                     Some(parsed) => frame = Some(parsed),
                     None => return Ok(None),
                 }
@@ -65,9 +76,11 @@ pub(super) fn decode_dc(input: &[u8], pixels: &mut Vec<u8>) -> Result<Option<Ras
                 let header = parser.segment()?;
                 let scan = Scan::parse(header, frame)?;
                 let entropy_end = parser.entropy_end();
+                let data = &input[parser.pos..entropy_end];
                 if scan.spectral_start == 0 {
-                    let data = &input[parser.pos..entropy_end];
                     frame.decode_dc_scan(&scan, &tables, data)?;
+                } else if band && scan.approximation_high == 0 {
+                    frame.decode_band_scan(&scan, &tables, data)?;
                 }
                 parser.pos = entropy_end;
             }
@@ -102,6 +115,16 @@ pub(super) fn decode_dc(input: &[u8], pixels: &mut Vec<u8>) -> Result<Option<Ras
         std::mem::take(pixels),
     )?))
 }
+
+/// Where each coefficient of zig-zag order sits in a block's natural (row by row) order.
+const ZIGZAG: [usize; 64] = [
+    0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48, 41, 34, 27, 20,
+    13, 6, 7, 14, 21, 28, 35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51, 58, 59,
+    52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63,
+];
+
+/// A term no sample of this scale uses.
+const UNUSED: u8 = u8::MAX;
 
 /// Whether the first frame header of `input` is a progressive one (SOF2).
 pub(super) fn is_progressive(input: &[u8]) -> bool {
@@ -208,12 +231,13 @@ impl<'a> Parser<'a> {
     }
 }
 
-/// The DC Huffman tables (AC tables are parsed past, never used), quantisation tables' DC terms
-/// and the restart interval.
+/// The Huffman tables, the first terms (zig-zag order) of the quantisation tables, and the
+/// restart interval.
 #[derive(Default)]
 struct Tables {
     dc: [Option<Huffman>; 4],
-    quant_dc: [Option<u16>; 4],
+    ac: [Option<Huffman>; 4],
+    quant: [Option<[u16; 64]>; 4],
     restart_interval: usize,
 }
 
@@ -234,8 +258,10 @@ impl Tables {
             if id > 3 || class > 1 {
                 return Err(corrupt("a Huffman table numbered past 3"));
             }
-            if class == 0 {
-                self.dc[id] = Some(Huffman::new(&counts, values)?);
+            let table = Some(Huffman::new(&counts, values)?);
+            match class {
+                0 => self.dc[id] = table,
+                _ => self.ac[id] = table,
             }
             segment = &rest[16 + total..];
         }
@@ -253,42 +279,57 @@ impl Tables {
             if id > 3 {
                 return Err(corrupt("a quantisation table numbered past 3"));
             }
-            // The first value, in zig-zag order, is the DC term's.
-            self.quant_dc[id] = Some(match precision {
-                0 => u16::from(table[0]),
-                _ => u16::from_be_bytes([table[0], table[1]]),
-            });
+            // In zig-zag order, as the coefficients come.
+            self.quant[id] = Some(std::array::from_fn(|i| match precision {
+                0 => u16::from(table[i]),
+                _ => u16::from_be_bytes([table[2 * i], table[2 * i + 1]]),
+            }));
             segment = &rest[size..];
         }
         Ok(())
     }
 }
 
-/// A canonical Huffman code, decoded a bit at a time (DC scans hold one symbol a block, so
-/// there is little to gain from lookup tables).
+/// Bits a Huffman code's first lookup takes: most codes are shorter.
+const FAST_BITS: u32 = 9;
+
+/// A canonical Huffman code: codes of up to `FAST_BITS` bits looked up at once, longer ones
+/// searched length by length.
 struct Huffman {
     /// For each code length 1 to 16: the largest code of that length (-1 when none), and the
     /// index in `values` of its first code, less that code.
     max_code: [i32; 17],
     offset: [i32; 17],
     values: Vec<u8>,
+    /// For every `FAST_BITS`-bit prefix: the length and value of the code it starts with, or
+    /// length 0 where that code is longer.
+    fast: Vec<(u8, u8)>,
 }
 
 impl Huffman {
     fn new(counts: &[u8; 16], values: &[u8]) -> Result<Self, Error> {
         let mut max_code = [-1; 17];
         let mut offset = [0; 17];
+        let mut fast = vec![(0, 0); 1 << FAST_BITS];
         let (mut code, mut index) = (0i32, 0i32);
         for length in 1..=16 {
             let count = i32::from(counts[length - 1]);
             offset[length] = index - code;
+            if code + count > 1 << length {
+                return Err(corrupt("a Huffman table with more codes than fit"));
+            }
+            if length as u32 <= FAST_BITS {
+                let spread = FAST_BITS - length as u32;
+                for i in 0..count {
+                    let first = ((code + i) as usize) << spread;
+                    let value = values[(index + i) as usize];
+                    fast[first..first + (1 << spread)].fill((length as u8, value));
+                }
+            }
             code += count;
             index += count;
             if count > 0 {
                 max_code[length] = code - 1;
-            }
-            if code > 1 << length {
-                return Err(corrupt("a Huffman table with more codes than fit"));
             }
             code <<= 1;
         }
@@ -296,14 +337,21 @@ impl Huffman {
             max_code,
             offset,
             values: values.to_vec(),
+            fast,
         })
     }
 
     fn decode(&self, bits: &mut Bits) -> Result<u8, Error> {
-        let mut code = 0i32;
-        for length in 1..=16 {
-            code = (code << 1) | bits.bit() as i32;
+        let (length, value) = self.fast[bits.peek(FAST_BITS) as usize];
+        if length > 0 {
+            bits.consume(u32::from(length));
+            return Ok(value);
+        }
+        let wide = bits.peek(16) as i32;
+        for length in FAST_BITS as usize + 1..=16 {
+            let code = wide >> (16 - length);
             if code <= self.max_code[length] {
+                bits.consume(length as u32);
                 return Ok(self.values[(code + self.offset[length]) as usize]);
             }
         }
@@ -311,13 +359,17 @@ impl Huffman {
     }
 }
 
-/// Bits of one scan's entropy-coded data, stuffed zero bytes removed.
+/// Bits of one scan's entropy-coded data, stuffed zero bytes removed, read ahead into a 64-bit
+/// buffer. Past the data (a marker, or its end) zeros are fed.
 struct Bits<'a> {
     data: &'a [u8],
     pos: usize,
-    byte: u8,
-    left: u8,
-    /// Set when the data ran out (at a marker, or its end) and zeros were fed instead.
+    buffer: u64,
+    /// Bits in `buffer` not yet taken (its lowest ones).
+    count: u32,
+    /// Of those, the last ones fed as zeros past the data.
+    fed: u32,
+    /// Set when a fed zero was taken: the data ran out.
     ran_out: bool,
 }
 
@@ -326,21 +378,22 @@ impl<'a> Bits<'a> {
         Bits {
             data,
             pos: 0,
-            byte: 0,
-            left: 0,
+            buffer: 0,
+            count: 0,
+            fed: 0,
             ran_out: false,
         }
     }
 
-    fn bit(&mut self) -> u32 {
-        if self.left == 0 {
-            self.byte = match self.data.get(self.pos) {
+    fn fill(&mut self) {
+        while self.count <= 56 {
+            let byte = match self.data.get(self.pos) {
                 Some(0xFF) if self.data.get(self.pos + 1) == Some(&0) => {
                     self.pos += 2;
                     0xFF
                 }
                 Some(0xFF) | None => {
-                    self.ran_out = true;
+                    self.fed += 8;
                     0
                 }
                 Some(&byte) => {
@@ -348,30 +401,55 @@ impl<'a> Bits<'a> {
                     byte
                 }
             };
-            self.left = 8;
+            self.buffer = (self.buffer << 8) | u64::from(byte);
+            self.count += 8;
         }
-        self.left -= 1;
-        u32::from(self.byte >> self.left) & 1
+    }
+
+    /// The next `count` bits (at most 16), not taken.
+    fn peek(&mut self, count: u32) -> u32 {
+        if self.count < count {
+            self.fill();
+        }
+        ((self.buffer >> (self.count - count)) & ((1 << count) - 1)) as u32
+    }
+
+    fn consume(&mut self, count: u32) {
+        self.count -= count;
+        if self.count < self.fed {
+            self.ran_out = true;
+            self.fed = self.count;
+        }
+    }
+
+    fn bit(&mut self) -> u32 {
+        self.bits(1)
     }
 
     fn bits(&mut self, count: u8) -> u32 {
-        (0..count).fold(0, |value, _| (value << 1) | self.bit())
+        if count == 0 {
+            return 0;
+        }
+        let value = self.peek(u32::from(count));
+        self.consume(u32::from(count));
+        value
     }
 
-    /// Moves past a restart marker, which must come next (after the bits of this byte).
+    /// Moves past a restart marker, which must come next. What the buffer holds is the last
+    /// byte's padding: reading stops at a marker.
     fn restart(&mut self) -> Result<(), Error> {
-        self.left = 0;
+        (self.buffer, self.count, self.fed) = (0, 0, 0);
         match self.data.get(self.pos..self.pos + 2) {
             Some([0xFF, 0xD0..=0xD7]) => {
                 self.pos += 2;
                 Ok(())
             }
-            _ => Err(corrupt("a restart marker missing in a DC scan")),
+            _ => Err(corrupt("a restart marker missing in a scan")),
         }
     }
 }
 
-/// A component of the frame, and the DC coefficients decoded for it so far.
+/// A component of the frame, and the coefficients decoded for it so far.
 struct Component {
     id: u8,
     h: usize,
@@ -384,6 +462,16 @@ struct Component {
     stride: usize,
     dc: Vec<i32>,
     has_dc: bool,
+    /// Samples a block gives across and down: 1 at 1/8; at 1/4, 2, or 4 where the component is
+    /// subsampled (so each is at the output's resolution).
+    side: (usize, usize),
+    /// Each AC term's place among a block's kept terms (`UNUSED` where no sample needs it), how
+    /// many a block keeps, and the highest zig-zag index kept.
+    slots: [u8; 64],
+    terms: usize,
+    highest: usize,
+    /// Each block's kept AC terms (as their first scans give them).
+    low: Vec<i16>,
 }
 
 struct Frame {
@@ -397,8 +485,9 @@ struct Frame {
 }
 
 impl Frame {
-    /// A progressive frame header; `None` for one this path does not decode (not 8-bit).
-    fn parse(segment: &[u8]) -> Result<Option<Frame>, Error> {
+    /// A progressive frame header; `None` for one this path does not decode (not 8-bit). With
+    /// `band`, room for the low AC terms too.
+    fn parse(segment: &[u8], band: bool) -> Result<Option<Frame>, Error> {
         let short = || corrupt("short frame header");
         let header = segment.get(..6).ok_or_else(short)?;
         if header[0] != 8 {
@@ -432,12 +521,39 @@ impl Frame {
         }
         let h_max = sampling.iter().map(|s| s.1).max().ok_or_else(short)?;
         let v_max = sampling.iter().map(|s| s.2).max().ok_or_else(short)?;
+        // At 1/4, a component subsampled 2:1 gives 4 samples a block that way; other ratios are
+        // left to libjpeg.
+        let side = |max: usize, own: usize| match (band, max / own, max % own) {
+            (false, _, _) => Some(1),
+            (true, 1, 0) => Some(2),
+            (true, 2, 0) => Some(4),
+            _ => None,
+        };
+        if sampling
+            .iter()
+            .any(|&(_, h, v, _)| side(h_max, h).is_none() || side(v_max, v).is_none())
+        {
+            return Ok(None);
+        }
         let mcus_x = width.div_ceil(8 * h_max);
         let mcus_y = height.div_ceil(8 * v_max);
         let components = sampling
             .into_iter()
             .map(|(id, h, v, quant)| {
                 let stride = mcus_x * h;
+                let side = (side(h_max, h).unwrap_or(1), side(v_max, v).unwrap_or(1));
+                let mut slots = [UNUSED; 64];
+                let (mut terms, mut highest) = (0, 0);
+                if band {
+                    for (k, &natural) in ZIGZAG.iter().enumerate().skip(1) {
+                        if natural % 8 < side.0 && natural / 8 < side.1 {
+                            slots[k] = terms as u8;
+                            terms += 1;
+                            highest = k;
+                        }
+                    }
+                }
+                let blocks = stride * mcus_y * v;
                 Component {
                     id,
                     h,
@@ -446,8 +562,13 @@ impl Frame {
                     blocks_w: (width * h).div_ceil(h_max).div_ceil(8),
                     blocks_h: (height * v).div_ceil(v_max).div_ceil(8),
                     stride,
-                    dc: vec![0; stride * mcus_y * v],
+                    dc: vec![0; blocks],
                     has_dc: false,
+                    side,
+                    slots,
+                    terms,
+                    highest,
+                    low: vec![0; blocks * terms],
                 }
             })
             .collect();
@@ -552,34 +673,146 @@ impl Frame {
         Ok(())
     }
 
-    /// The 1/8-scale image: each block's DC term as a sample, chroma upsampled (bilinear) to
-    /// the luma grid, then converted to RGB.
+    /// Decodes the first scan of an AC band (one component, no earlier bits of its terms),
+    /// keeping the terms its samples use; a band starting past those is not read.
+    fn decode_band_scan(&mut self, scan: &Scan, tables: &Tables, data: &[u8]) -> Result<(), Error> {
+        let [only] = scan.components[..] else {
+            return Err(corrupt("an AC scan of several components"));
+        };
+        let (start, end) = (
+            usize::from(scan.spectral_start),
+            usize::from(scan.spectral_end),
+        );
+        if end > 63 || start > end {
+            return Err(corrupt("an AC scan's band out of order or past 63"));
+        }
+        let table = tables.ac[scan.ac_tables[0]]
+            .as_ref()
+            .ok_or_else(|| corrupt("an AC scan names a missing Huffman table"))?;
+        let shift = scan.approximation_low;
+        let component = &mut self.components[only];
+        if start > component.highest {
+            return Ok(());
+        }
+        let (across, down) = (component.blocks_w, component.blocks_h);
+        let mut bits = Bits::new(data);
+        let mut eob_run = 0u32;
+        let mut since_restart = 0;
+        for y in 0..down {
+            for x in 0..across {
+                let index = y * component.stride + x;
+                if eob_run > 0 {
+                    eob_run -= 1;
+                } else {
+                    let mut k = start;
+                    while k <= end {
+                        let symbol = table.decode(&mut bits)?;
+                        let (run, size) = (symbol >> 4, symbol & 0x0F);
+                        if size == 0 {
+                            if run < 15 {
+                                // End of band here and in the next 2^run + bits - 1 blocks.
+                                eob_run = (1 << run) - 1 + bits.bits(run);
+                                break;
+                            }
+                            k += 16;
+                            continue;
+                        }
+                        k += usize::from(run);
+                        let value = extend(bits.bits(size), size) << shift;
+                        if let Some(&slot) = component.slots.get(k)
+                            && slot != UNUSED
+                        {
+                            component.low[index * component.terms + usize::from(slot)] =
+                                value.clamp(i16::MIN.into(), i16::MAX.into()) as i16;
+                        }
+                        k += 1;
+                    }
+                }
+                since_restart += 1;
+                let last = y + 1 == down && x + 1 == across;
+                if tables.restart_interval > 0 && since_restart == tables.restart_interval && !last
+                {
+                    bits.restart()?;
+                    eob_run = 0;
+                    since_restart = 0;
+                }
+            }
+        }
+        if bits.ran_out {
+            return Err(corrupt("an AC scan ends before its last block"));
+        }
+        Ok(())
+    }
+
+    /// The scaled image: per block its DC term (1/8), or at 1/4 the averages of its cells
+    /// (quarters, or sixteenths of a subsampled component's block) from its kept terms; chroma
+    /// upsampled (bilinear) to the luma grid where it is coarser, then RGB.
     fn to_rgb(
         &self,
         tables: &Tables,
         colour: Colour,
         mut pixels: Vec<u8>,
     ) -> Result<Raster, Error> {
-        let (out_w, out_h) = (self.width.div_ceil(8), self.height.div_ceil(8));
+        let shrink = if self.components[0].terms == 0 { 8 } else { 4 };
+        let (out_w, out_h) = (self.width.div_ceil(shrink), self.height.div_ceil(shrink));
         let planes: Vec<Plane> = self
             .components
             .iter()
             .map(|c| {
-                let quant = tables.quant_dc[c.quant]
+                let quant = tables.quant[c.quant]
                     .ok_or_else(|| corrupt("a component names a missing quantisation table"))?;
-                let samples = (0..c.blocks_h)
-                    .flat_map(|y| (0..c.blocks_w).map(move |x| (x, y)))
-                    .map(|(x, y)| {
-                        let value = ((c.dc[y * c.stride + x] * i32::from(quant) + 4) >> 3) + 128;
-                        value.clamp(0, 255) as u8
-                    })
+                let (side_x, side_y) = c.side;
+                let (width, height) = (c.blocks_w * side_x, c.blocks_h * side_y);
+                let (across, down) = (cell_weights(side_x), cell_weights(side_y));
+                let kept: Vec<(usize, usize)> = (1..64)
+                    .filter(|&k| c.slots[k] != UNUSED)
+                    .map(|k| (k, usize::from(c.slots[k])))
                     .collect();
+                let mut samples = vec![0u8; width * height];
+                let mut cells = [0f32; 16];
+                for by in 0..c.blocks_h {
+                    for bx in 0..c.blocks_w {
+                        let block = by * c.stride + bx;
+                        let dc = c.dc[block] * i32::from(quant[0]);
+                        if c.terms == 0 {
+                            // 1/8: the DC term alone, rounded as libjpeg's 1x1 IDCT does.
+                            let value = ((dc + 4) >> 3) + 128;
+                            samples[by * width + bx] = value.clamp(0, 255) as u8;
+                            continue;
+                        }
+                        cells[..side_x * side_y].fill(dc as f32 / 8.0);
+                        let terms = &c.low[block * c.terms..(block + 1) * c.terms];
+                        for &(k, slot) in &kept {
+                            let term = terms[slot];
+                            if term == 0 {
+                                continue;
+                            }
+                            let value = f32::from(term) * f32::from(quant[k]);
+                            let (u, v) = (ZIGZAG[k] % 8, ZIGZAG[k] / 8);
+                            for j in 0..side_y {
+                                for i in 0..side_x {
+                                    cells[j * side_x + i] +=
+                                        value * across[i * side_x + u] * down[j * side_y + v];
+                                }
+                            }
+                        }
+                        for j in 0..side_y {
+                            let row = (by * side_y + j) * width + bx * side_x;
+                            for i in 0..side_x {
+                                let value = (cells[j * side_x + i] + 128.0).round();
+                                samples[row + i] = value.clamp(0.0, 255.0) as u8;
+                            }
+                        }
+                    }
+                }
+                // Relative to the output grid: 1 where the samples are at its resolution.
+                let out_side = 8 / shrink;
                 Ok(Plane {
-                    width: c.blocks_w,
-                    height: c.blocks_h,
+                    width,
+                    height,
                     samples,
-                    scale_x: c.h as f32 / self.h_max as f32,
-                    scale_y: c.v as f32 / self.v_max as f32,
+                    scale_x: (c.h * side_x) as f32 / (self.h_max * out_side) as f32,
+                    scale_y: (c.v * side_y) as f32 / (self.v_max * out_side) as f32,
                 })
             })
             .collect::<Result<_, Error>>()?;
@@ -615,6 +848,30 @@ impl Frame {
             pixels,
         ))
     }
+}
+
+/// For a block split into `side` cells each way: the weight of frequency `u` (below `side`) in
+/// the average of cell `i`, at `[i * side + u]`. That is the mean of the IDCT's basis function over
+/// the cell's pixels, with its scale factor (1/2, and 1/sqrt 2 more for frequency 0); the DC
+/// term's product of two is 1/8.
+fn cell_weights(side: usize) -> Vec<f32> {
+    let width = 8 / side;
+    let mut weights = vec![0.0; side * side];
+    for i in 0..side {
+        for u in 0..side {
+            let mean = (i * width..(i + 1) * width)
+                .map(|n| ((2 * n + 1) as f32 * u as f32 * std::f32::consts::PI / 16.0).cos())
+                .sum::<f32>()
+                / width as f32;
+            let scale = if u == 0 {
+                std::f32::consts::FRAC_1_SQRT_2 / 2.0
+            } else {
+                0.5
+            };
+            weights[i * side + u] = mean * scale;
+        }
+    }
+    weights
 }
 
 #[derive(Clone, Copy)]
@@ -661,9 +918,11 @@ impl Plane {
 struct Scan {
     /// Indices into the frame's components.
     components: Vec<usize>,
-    /// The DC table of each.
+    /// The DC table of each, and the AC table.
     tables: Vec<usize>,
+    ac_tables: Vec<usize>,
     spectral_start: u8,
+    spectral_end: u8,
     approximation_high: u8,
     approximation_low: u8,
 }
@@ -678,6 +937,7 @@ impl Scan {
             .ok_or_else(short)?;
         let mut components = Vec::with_capacity(count);
         let mut tables = Vec::with_capacity(count);
+        let mut ac_tables = Vec::with_capacity(count);
         for spec in specs.chunks_exact(2) {
             let index = frame
                 .components
@@ -686,6 +946,7 @@ impl Scan {
                 .ok_or_else(|| corrupt("a scan names a component the frame lacks"))?;
             components.push(index);
             tables.push(usize::from(spec[1] >> 4).min(3));
+            ac_tables.push(usize::from(spec[1] & 0x0F).min(3));
         }
         if components.is_empty() {
             return Err(corrupt("a scan of no component"));
@@ -701,7 +962,9 @@ impl Scan {
         Ok(Scan {
             components,
             tables,
+            ac_tables,
             spectral_start,
+            spectral_end,
             approximation_high,
             approximation_low,
         })
@@ -777,16 +1040,6 @@ mod tests {
         started.finish().unwrap()
     }
 
-    /// libjpeg's own decode at 1/8: (width, height, RGB).
-    fn libjpeg_eighth(jpeg: &[u8]) -> (usize, usize, Vec<u8>) {
-        let mut decompress = Decompress::new_mem(jpeg).unwrap();
-        decompress.scale(1);
-        let mut started = decompress.rgb().unwrap();
-        let (width, height) = (started.width(), started.height());
-        let pixels: Vec<u8> = started.read_scanlines().unwrap();
-        (width, height, pixels)
-    }
-
     fn psnr(a: &[u8], b: &[u8]) -> f64 {
         assert_eq!(a.len(), b.len());
         let squared: f64 = a
@@ -822,9 +1075,68 @@ mod tests {
     }
 
     fn dc(jpeg: &[u8]) -> Raster {
-        decode_dc(jpeg, &mut Vec::new())
+        scaled(jpeg, 8)
+    }
+
+    fn scaled(jpeg: &[u8], shrink: u32) -> Raster {
+        decode_scaled(jpeg, shrink, &mut Vec::new())
             .expect("decodes")
             .expect("a progressive file")
+    }
+
+    /// libjpeg's own decode at 1/`shrink`: (width, height, RGB).
+    fn libjpeg_scaled(jpeg: &[u8], shrink: u32) -> (usize, usize, Vec<u8>) {
+        let mut decompress = Decompress::new_mem(jpeg).unwrap();
+        decompress.scale((8 / shrink) as u8);
+        let mut started = decompress.rgb().unwrap();
+        let (width, height) = (started.width(), started.height());
+        let pixels: Vec<u8> = started.read_scanlines().unwrap();
+        (width, height, pixels)
+    }
+
+    #[test]
+    fn the_low_bands_give_close_to_what_libjpeg_gives_at_one_quarter() {
+        // libjpeg's 1/4 decode is a reduced IDCT of each block, from its terms at full precision;
+        // ours averages each cell from the DC and lowest AC terms, at their first scans'
+        // precision (and skips the terms of luma bands past the first).
+        against_libjpeg(
+            4,
+            &[
+                ("4:4:4", false, (1, 1), false, 35.0),
+                ("grey", true, (1, 1), false, 35.0),
+                ("4:2:2", false, (2, 1), false, 35.0),
+                ("4:2:0", false, (2, 2), false, 35.0),
+                ("4:2:0, optimised scans", false, (2, 2), true, 35.0),
+            ],
+        );
+    }
+
+    /// A comparison with libjpeg: name, grey, chroma subsampling, optimised scans, floor in dB.
+    type Case<'a> = (&'a str, bool, (u8, u8), bool, f64);
+
+    /// For each case and a few sizes: our decode at 1/`shrink` is libjpeg's size, and at least `floor` dB from its pixels
+    /// (at the smallest size only where the floor is 60: a 3x2 result of 4:2:0 chroma is a handful
+    /// of blocks, no measure of anything).
+    fn against_libjpeg(shrink: u32, cases: &[Case]) {
+        for &(name, grey, chroma, optimize_scans, floor) in cases {
+            for (width, height) in [(333, 250), (640, 480), (17, 9)] {
+                let encoding = Encoding {
+                    grey,
+                    chroma,
+                    optimize_scans,
+                };
+                let jpeg = encode(width, height, &encoding);
+                let ours = scaled(&jpeg, shrink);
+                let (w, h, theirs) = libjpeg_scaled(&jpeg, shrink);
+                let size = (ours.width() as usize, ours.height() as usize);
+                assert_eq!(size, (w, h), "{name} {width}x{height}");
+                let quality = psnr(ours.pixels(), &theirs);
+                eprintln!("1/{shrink} {name} {width}x{height}: {quality:.1} dB");
+                if floor == 60.0 || width > 100 {
+                    assert!(quality >= floor, "{name} {width}x{height}: {quality:.1} dB");
+                }
+            }
+        }
     }
 
     #[test]
@@ -833,34 +1145,17 @@ mod tests {
         // terms themselves: the same pixels. In 4:2:0 it takes each chroma block's first AC terms
         // too (a 2x2 IDCT), which the DC scans lack: close, not equal. (On the dev corpus' three
         // progressive photos, 43-54 dB: docs/performance.md.)
-        let cases = [
-            ("4:4:4", false, (1, 1), false, 60.0),
-            ("grey", true, (1, 1), false, 60.0),
-            ("4:2:2", false, (2, 1), false, 60.0),
-            ("4:2:0", false, (2, 2), false, 32.0),
-            // mozjpeg's scan optimisation splits the DC scan per component.
-            ("4:2:0, optimised scans", false, (2, 2), true, 32.0),
-        ];
-        for (name, grey, chroma, optimize_scans, floor) in cases {
-            for (width, height) in [(333, 250), (640, 480), (17, 9)] {
-                let encoding = Encoding {
-                    grey,
-                    chroma,
-                    optimize_scans,
-                };
-                let jpeg = encode(width, height, &encoding);
-                let ours = dc(&jpeg);
-                let (w, h, theirs) = libjpeg_eighth(&jpeg);
-                let size = (ours.width() as usize, ours.height() as usize);
-                assert_eq!(size, (w, h), "{name} {width}x{height}");
-                let quality = psnr(ours.pixels(), &theirs);
-                eprintln!("{name} {width}x{height}: {quality:.1} dB");
-                // A 3x2 result of 4:2:0 chroma is a handful of blocks: no measure of anything.
-                if floor == 60.0 || width > 100 {
-                    assert!(quality >= floor, "{name} {width}x{height}: {quality:.1} dB");
-                }
-            }
-        }
+        against_libjpeg(
+            8,
+            &[
+                ("4:4:4", false, (1, 1), false, 60.0),
+                ("grey", true, (1, 1), false, 60.0),
+                ("4:2:2", false, (2, 1), false, 60.0),
+                ("4:2:0", false, (2, 2), false, 32.0),
+                // mozjpeg's scan optimisation splits the DC scan per component.
+                ("4:2:0, optimised scans", false, (2, 2), true, 32.0),
+            ],
+        );
     }
 
     #[test]
@@ -898,7 +1193,16 @@ mod tests {
         let mut started = compress.start_compress(Vec::new()).unwrap();
         started.write_scanlines(&photo(64, 48)).unwrap();
         let baseline = started.finish().unwrap();
-        assert!(decode_dc(&baseline, &mut Vec::new()).unwrap().is_none());
+        assert!(
+            decode_scaled(&baseline, 8, &mut Vec::new())
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            decode_scaled(&baseline, 4, &mut Vec::new())
+                .unwrap()
+                .is_none()
+        );
     }
 
     #[test]
@@ -915,15 +1219,17 @@ mod tests {
         let first_scan = jpeg.windows(2).position(|w| w == [0xFF, 0xDA]).unwrap();
         let cut = [&jpeg[..first_scan + 200], &[0xFF, 0xD9][..]].concat();
         assert!(matches!(
-            decode_dc(&cut, &mut Vec::new()),
+            decode_scaled(&cut, 8, &mut Vec::new()),
             Err(Error::Corrupt { .. })
         ));
         // Every single flipped byte, and every cut: an answer, never a panic.
         for at in (0..jpeg.len()).step_by(7) {
             let mut damaged = jpeg.clone();
             damaged[at] ^= 0x5A;
-            let _ = decode_dc(&damaged, &mut Vec::new());
-            let _ = decode_dc(&jpeg[..at], &mut Vec::new());
+            for shrink in [8, 4] {
+                let _ = decode_scaled(&damaged, shrink, &mut Vec::new());
+                let _ = decode_scaled(&jpeg[..at], shrink, &mut Vec::new());
+            }
         }
     }
 }
