@@ -41,6 +41,7 @@ fn each_variant_decodes_to_what_its_source_shows() {
         ("grey4-white.tif", "grey4-white.expect.png", 0.5),
         ("signed8.tif", "signed.expect.png", 0.5),
         ("signed16.tif", "signed.expect.png", 0.5),
+        ("signed8-planar.tif", "signed.expect.png", 0.5),
         // Lab kept at 8 bits, written against D50 (littleCMS's Lab), read against D65 (what
         // libvips and libtiff assume when the file names no white point).
         ("lab.tif", "lab.expect.png", 5.0),

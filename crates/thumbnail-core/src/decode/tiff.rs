@@ -53,6 +53,8 @@ struct Page {
     reversed: bool,
     predictor: u16,
     tiled: bool,
+    /// Each sample in a plane of its own (PlanarConfiguration 2).
+    planar: bool,
     orientation: u8,
 }
 
@@ -74,6 +76,7 @@ impl Page {
         let reversed = number(Tag::FillOrder)? == Some(2);
         let predictor = number(Tag::Predictor)?.unwrap_or(1) as u16;
         let orientation = number(Tag::Orientation)?.unwrap_or(1).clamp(1, 8) as u8;
+        let planar = number(Tag::PlanarConfiguration)? == Some(2) && samples > 1;
         let alpha = samples > colour_samples(photometric)
             && matches!(
                 decoder
@@ -94,6 +97,7 @@ impl Page {
             reversed,
             predictor,
             tiled: decoder.get_chunk_type() == tiff::decoder::ChunkType::Tile,
+            planar,
             orientation,
         })
     }
@@ -166,6 +170,15 @@ pub(super) fn decode(
         if page.tiled && matches!(page.compression, CCITT_RLE | FAX3 | FAX4 | LZMA) {
             return Err(unsupported("tiled CCITT or LZMA data"));
         }
+        // Planes read here are the first one only: enough for one colour sample with extras
+        // that are not alpha (which are dropped).
+        let page = match page.planar {
+            true if colour_samples(page.photometric) == 1 && !page.alpha => {
+                Page { samples: 1, ..page }
+            }
+            true => return Err(unsupported("this photometric in separate planes")),
+            false => page,
+        };
         let samples = match page.compression {
             CCITT_RLE | FAX3 | FAX4 => fax(input, &mut decoder, &page, limits)?,
             LZMA => lzma(input, &mut decoder, &page, limits)?,
