@@ -182,7 +182,7 @@ pub(super) fn decode(
         let samples = match page.compression {
             CCITT_RLE | FAX3 | FAX4 => fax(input, &mut decoder, &page, limits)?,
             LZMA => lzma(input, &mut decoder, &page, limits)?,
-            _ => samples_of(input, &page, limits)?,
+            _ => samples_of(input, &mut decoder, &page, limits)?,
         };
         let colormap = match page.photometric {
             PALETTE => Some(decoder.get_tag_u16_vec(Tag::ColorMap).map_err(failed)?),
@@ -253,16 +253,26 @@ impl Samples {
     }
 }
 
-/// Samples the `tiff` crate decompresses. It refuses palette and CIELab photometrics, but reads
-/// their samples when told they are grey ones.
-fn samples_of(input: &[u8], page: &Page, limits: &Limits) -> Result<Samples, Error> {
-    let patch = match page.photometric {
-        PALETTE | CIELAB => Some(photometric_value(input).ok_or_else(|| {
-            corrupt("the first directory's photometric entry is not where its header says")
-        })?),
-        _ => None,
+/// Samples the `tiff` crate decompresses, through `decoder` (past the first directory). It
+/// refuses palette and CIELab photometrics, but reads their samples when told they are grey ones:
+/// for those, a second decoder is opened on the patched input.
+fn samples_of<'a>(
+    input: &'a [u8],
+    decoder: &mut Decoder<Patched<'a>>,
+    page: &Page,
+    limits: &Limits,
+) -> Result<Samples, Error> {
+    let mut patched;
+    let decoder = match page.photometric {
+        PALETTE | CIELAB => {
+            let patch = photometric_value(input).ok_or_else(|| {
+                corrupt("the first directory's photometric entry is not where its header says")
+            })?;
+            patched = open(input, Some(patch), limits)?;
+            &mut patched
+        }
+        _ => decoder,
     };
-    let mut decoder = open(input, patch, limits)?;
     Ok(match decoder.read_image().map_err(failed)? {
         DecodingResult::U8(values) => Samples::Packed(values),
         DecodingResult::I8(values) => {
