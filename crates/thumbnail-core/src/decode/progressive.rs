@@ -219,7 +219,7 @@ impl<'a> Parser<'a> {
     fn entropy_end(&self) -> usize {
         let mut at = self.pos;
         loop {
-            match self.data[at..].iter().position(|&b| b == 0xFF) {
+            match memchr::memchr(0xFF, &self.data[at..]) {
                 None => return self.data.len(),
                 Some(offset) => at += offset,
             }
@@ -304,6 +304,18 @@ struct Huffman {
     /// For every `FAST_BITS`-bit prefix: the length and value of the code it starts with, or
     /// length 0 where that code is longer.
     fast: Vec<(u8, u8)>,
+    /// For every `FAST_BITS`-bit prefix that holds a symbol's code and all of its value's bits
+    /// (most of a photo's, whose terms and DC differences are small): the whole term at once.
+    short: Vec<Short>,
+}
+
+/// A term read in one lookup: `run` zeros (AC), then `value` (an AC term or a DC difference),
+/// from `taken` bits (0: not this way).
+#[derive(Clone, Copy, Default)]
+struct Short {
+    value: i16,
+    run: u8,
+    taken: u8,
 }
 
 impl Huffman {
@@ -333,11 +345,28 @@ impl Huffman {
             }
             code <<= 1;
         }
+        let short = (0..1usize << FAST_BITS)
+            .map(|prefix| {
+                let (length, symbol) = fast[prefix];
+                let (run, size) = (symbol >> 4, symbol & 0x0F);
+                let taken = u32::from(length + size);
+                if length == 0 || size == 0 || taken > FAST_BITS {
+                    return Short::default();
+                }
+                let bits = (prefix >> (FAST_BITS - taken)) as u32 & ((1 << size) - 1);
+                Short {
+                    value: extend(bits, size) as i16,
+                    run,
+                    taken: taken as u8,
+                }
+            })
+            .collect();
         Ok(Huffman {
             max_code,
             offset,
             values: values.to_vec(),
             fast,
+            short,
         })
     }
 
@@ -446,6 +475,31 @@ impl<'a> Bits<'a> {
             }
             _ => Err(corrupt("a restart marker missing in a scan")),
         }
+    }
+}
+
+/// Where a scan's restart markers fall: after every `interval` units (MCUs, or blocks of a scan of
+/// one component), except after the last.
+struct Restarts {
+    interval: usize,
+    since: usize,
+}
+
+impl Restarts {
+    fn new(interval: usize) -> Self {
+        Restarts { interval, since: 0 }
+    }
+
+    /// Counts a unit decoded; when a marker is due, moves `bits` past it and answers true (the
+    /// caller then resets what a restart resets: DC predictions, an end-of-band run).
+    fn after_unit(&mut self, bits: &mut Bits, last: bool) -> Result<bool, Error> {
+        self.since += 1;
+        if self.interval == 0 || self.since < self.interval || last {
+            return Ok(false);
+        }
+        bits.restart()?;
+        self.since = 0;
+        Ok(true)
     }
 }
 
@@ -602,24 +656,26 @@ impl Frame {
             } else {
                 let table =
                     table.ok_or_else(|| corrupt("a DC scan names a missing Huffman table"))?;
-                let size = table.decode(bits)?;
-                if size > 11 {
-                    return Err(corrupt("a DC difference wider than 11 bits"));
+                let short = table.short[bits.peek(FAST_BITS) as usize];
+                if short.taken > 0 && short.run == 0 {
+                    bits.consume(u32::from(short.taken));
+                    *prediction += i32::from(short.value);
+                } else {
+                    let size = table.decode(bits)?;
+                    if size > 11 {
+                        return Err(corrupt("a DC difference wider than 11 bits"));
+                    }
+                    *prediction += extend(bits.bits(size), size);
                 }
-                *prediction += extend(bits.bits(size), size);
                 component.dc[index] = *prediction << shift;
             }
             Ok(())
         };
-        let interval = tables.restart_interval;
-        let mut since_restart = 0;
+        let mut restarts = Restarts::new(tables.restart_interval);
         let mut restart =
             |bits: &mut Bits, predictions: &mut [i32], last: bool| -> Result<(), Error> {
-                since_restart += 1;
-                if interval > 0 && since_restart == interval && !last {
-                    bits.restart()?;
+                if restarts.after_unit(bits, last)? {
                     predictions.iter_mut().for_each(|p| *p = 0);
-                    since_restart = 0;
                 }
                 Ok(())
             };
@@ -697,7 +753,7 @@ impl Frame {
         let (across, down) = (component.blocks_w, component.blocks_h);
         let mut bits = Bits::new(data);
         let mut eob_run = 0u32;
-        let mut since_restart = 0;
+        let mut restarts = Restarts::new(tables.restart_interval);
         for y in 0..down {
             for x in 0..across {
                 let index = y * component.stride + x;
@@ -706,19 +762,26 @@ impl Frame {
                 } else {
                     let mut k = start;
                     while k <= end {
-                        let symbol = table.decode(&mut bits)?;
-                        let (run, size) = (symbol >> 4, symbol & 0x0F);
-                        if size == 0 {
-                            if run < 15 {
-                                // End of band here and in the next 2^run + bits - 1 blocks.
-                                eob_run = (1 << run) - 1 + bits.bits(run);
-                                break;
+                        let short = table.short[bits.peek(FAST_BITS) as usize];
+                        let value = if short.taken > 0 {
+                            bits.consume(u32::from(short.taken));
+                            k += usize::from(short.run);
+                            i32::from(short.value)
+                        } else {
+                            let symbol = table.decode(&mut bits)?;
+                            let (run, size) = (symbol >> 4, symbol & 0x0F);
+                            if size == 0 {
+                                if run < 15 {
+                                    // End of band here and in the next 2^run + bits - 1 blocks.
+                                    eob_run = (1 << run) - 1 + bits.bits(run);
+                                    break;
+                                }
+                                k += 16;
+                                continue;
                             }
-                            k += 16;
-                            continue;
-                        }
-                        k += usize::from(run);
-                        let value = extend(bits.bits(size), size) << shift;
+                            k += usize::from(run);
+                            extend(bits.bits(size), size)
+                        } << shift;
                         if let Some(&slot) = component.slots.get(k)
                             && slot != UNUSED
                         {
@@ -728,13 +791,8 @@ impl Frame {
                         k += 1;
                     }
                 }
-                since_restart += 1;
-                let last = y + 1 == down && x + 1 == across;
-                if tables.restart_interval > 0 && since_restart == tables.restart_interval && !last
-                {
-                    bits.restart()?;
+                if restarts.after_unit(&mut bits, y + 1 == down && x + 1 == across)? {
                     eob_run = 0;
-                    since_restart = 0;
                 }
             }
         }
@@ -744,9 +802,8 @@ impl Frame {
         Ok(())
     }
 
-    /// The scaled image: per block its DC term (1/8), or at 1/4 the averages of its cells
-    /// (quarters, or sixteenths of a subsampled component's block) from its kept terms; chroma
-    /// upsampled (bilinear) to the luma grid where it is coarser, then RGB.
+    /// The scaled image: each component's plane brought to the luma grid where it is coarser,
+    /// then RGB, a row at a time.
     fn to_rgb(
         &self,
         tables: &Tables,
@@ -758,85 +815,28 @@ impl Frame {
         let planes: Vec<Plane> = self
             .components
             .iter()
-            .map(|c| {
-                let quant = tables.quant[c.quant]
-                    .ok_or_else(|| corrupt("a component names a missing quantisation table"))?;
-                let (side_x, side_y) = c.side;
-                let (width, height) = (c.blocks_w * side_x, c.blocks_h * side_y);
-                let (across, down) = (cell_weights(side_x), cell_weights(side_y));
-                let kept: Vec<(usize, usize)> = (1..64)
-                    .filter(|&k| c.slots[k] != UNUSED)
-                    .map(|k| (k, usize::from(c.slots[k])))
-                    .collect();
-                let mut samples = vec![0u8; width * height];
-                let mut cells = [0f32; 16];
-                for by in 0..c.blocks_h {
-                    for bx in 0..c.blocks_w {
-                        let block = by * c.stride + bx;
-                        let dc = c.dc[block] * i32::from(quant[0]);
-                        if c.terms == 0 {
-                            // 1/8: the DC term alone, rounded as libjpeg's 1x1 IDCT does.
-                            let value = ((dc + 4) >> 3) + 128;
-                            samples[by * width + bx] = value.clamp(0, 255) as u8;
-                            continue;
-                        }
-                        cells[..side_x * side_y].fill(dc as f32 / 8.0);
-                        let terms = &c.low[block * c.terms..(block + 1) * c.terms];
-                        for &(k, slot) in &kept {
-                            let term = terms[slot];
-                            if term == 0 {
-                                continue;
-                            }
-                            let value = f32::from(term) * f32::from(quant[k]);
-                            let (u, v) = (ZIGZAG[k] % 8, ZIGZAG[k] / 8);
-                            for j in 0..side_y {
-                                for i in 0..side_x {
-                                    cells[j * side_x + i] +=
-                                        value * across[i * side_x + u] * down[j * side_y + v];
-                                }
-                            }
-                        }
-                        for j in 0..side_y {
-                            let row = (by * side_y + j) * width + bx * side_x;
-                            for i in 0..side_x {
-                                let value = (cells[j * side_x + i] + 128.0).round();
-                                samples[row + i] = value.clamp(0.0, 255.0) as u8;
-                            }
-                        }
+            .map(|c| self.plane(c, tables, shrink, (out_w, out_h)))
+            .collect::<Result<_, Error>>()?;
+        let mut rows = vec![vec![0f32; out_w]; planes.len()];
+        pixels.clear();
+        pixels.resize(out_w * out_h * 3, 0);
+        for (y, out) in pixels.chunks_exact_mut(out_w * 3).enumerate() {
+            for (plane, row) in planes.iter().zip(&mut rows) {
+                plane.row(y, row);
+            }
+            match colour {
+                Colour::Grey => {
+                    for (pixel, &grey) in out.chunks_exact_mut(3).zip(&rows[0]) {
+                        pixel.fill(to_u8(grey));
                     }
                 }
-                // Relative to the output grid: 1 where the samples are at its resolution.
-                let out_side = 8 / shrink;
-                Ok(Plane {
-                    width,
-                    height,
-                    samples,
-                    scale_x: (c.h * side_x) as f32 / (self.h_max * out_side) as f32,
-                    scale_y: (c.v * side_y) as f32 / (self.v_max * out_side) as f32,
-                })
-            })
-            .collect::<Result<_, Error>>()?;
-        pixels.clear();
-        pixels.reserve(out_w * out_h * 3);
-        for y in 0..out_h {
-            for x in 0..out_w {
-                match colour {
-                    Colour::Grey => {
-                        let grey = planes[0].at(x, y);
-                        pixels.extend([grey; 3].map(|g| g.round() as u8));
-                    }
-                    Colour::YCbCr => {
-                        let (luma, cb, cr) = (
-                            planes[0].at(x, y),
-                            planes[1].at(x, y) - 128.0,
-                            planes[2].at(x, y) - 128.0,
-                        );
-                        let rgb = [
-                            luma + 1.402 * cr,
-                            luma - 0.344_136 * cb - 0.714_136 * cr,
-                            luma + 1.772 * cb,
-                        ];
-                        pixels.extend(rgb.map(|v| v.round().clamp(0.0, 255.0) as u8));
+                Colour::YCbCr => {
+                    let samples = rows[0].iter().zip(&rows[1]).zip(&rows[2]);
+                    for (pixel, ((&luma, &cb), &cr)) in out.chunks_exact_mut(3).zip(samples) {
+                        let (cb, cr) = (cb - 128.0, cr - 128.0);
+                        pixel[0] = to_u8(luma + 1.402 * cr);
+                        pixel[1] = to_u8(luma - 0.344_136 * cb - 0.714_136 * cr);
+                        pixel[2] = to_u8(luma + 1.772 * cb);
                     }
                 }
             }
@@ -848,6 +848,90 @@ impl Frame {
             pixels,
         ))
     }
+
+    /// One component's samples: per block its DC term (1/8), or at 1/4 the averages of its cells
+    /// (quarters, or sixteenths of a subsampled component's block) from its kept terms; with
+    /// where each output pixel takes them from.
+    fn plane(
+        &self,
+        c: &Component,
+        tables: &Tables,
+        shrink: usize,
+        (out_w, out_h): (usize, usize),
+    ) -> Result<Plane, Error> {
+        let quant = tables.quant[c.quant]
+            .ok_or_else(|| corrupt("a component names a missing quantisation table"))?;
+        let (side_x, side_y) = c.side;
+        let (width, height) = (c.blocks_w * side_x, c.blocks_h * side_y);
+        let (across, down) = (cell_weights(side_x), cell_weights(side_y));
+        // Each kept term's weight in each cell's average, dequantised.
+        let kept: Vec<(usize, [f32; 16])> = (1..64)
+            .filter(|&k| c.slots[k] != UNUSED)
+            .map(|k| {
+                let (u, v) = (ZIGZAG[k] % 8, ZIGZAG[k] / 8);
+                let mut weights = [0f32; 16];
+                for j in 0..side_y {
+                    for i in 0..side_x {
+                        weights[j * side_x + i] =
+                            f32::from(quant[k]) * across[i * side_x + u] * down[j * side_y + v];
+                    }
+                }
+                (usize::from(c.slots[k]), weights)
+            })
+            .collect();
+        let mut samples = vec![0u8; width * height];
+        let mut cells = [0f32; 16];
+        let cells = &mut cells[..side_x * side_y];
+        for by in 0..c.blocks_h {
+            for bx in 0..c.blocks_w {
+                let block = by * c.stride + bx;
+                let dc = c.dc[block] * i32::from(quant[0]);
+                if c.terms == 0 {
+                    // 1/8: the DC term alone, rounded as libjpeg's 1x1 IDCT does.
+                    let value = ((dc + 4) >> 3) + 128;
+                    samples[by * width + bx] = value.clamp(0, 255) as u8;
+                    continue;
+                }
+                cells.fill(dc as f32 / 8.0 + 128.0);
+                let terms = &c.low[block * c.terms..(block + 1) * c.terms];
+                for (slot, weights) in &kept {
+                    let term = terms[*slot];
+                    if term != 0 {
+                        for (cell, weight) in cells.iter_mut().zip(weights) {
+                            *cell += f32::from(term) * weight;
+                        }
+                    }
+                }
+                for (j, cells) in cells.chunks_exact(side_x).enumerate() {
+                    let row = (by * side_y + j) * width + bx * side_x;
+                    for (sample, &cell) in samples[row..row + side_x].iter_mut().zip(cells) {
+                        *sample = to_u8(cell);
+                    }
+                }
+            }
+        }
+        // Relative to the output grid: 1 where the samples are at its resolution. Where the
+        // component is subsampled both ways (4:2:0), bilinear between sample centres, which comes
+        // closest to libjpeg's 1/8 decode there (a 2x2 IDCT of each chroma block, from its first
+        // AC terms, which the DC scans lack); subsampled one way only (4:2:2), replicated, as
+        // libjpeg does at 1/8.
+        let out_side = 8 / shrink;
+        let scale_x = (c.h * side_x) as f32 / (self.h_max * out_side) as f32;
+        let scale_y = (c.v * side_y) as f32 / (self.v_max * out_side) as f32;
+        let bilinear = scale_x != 1.0 && scale_y != 1.0;
+        Ok(Plane {
+            width,
+            nearest: !bilinear,
+            columns: taps(out_w, scale_x, width, bilinear),
+            lines: taps(out_h, scale_y, height, bilinear),
+            samples,
+        })
+    }
+}
+
+/// A sample value rounded into a byte.
+fn to_u8(value: f32) -> u8 {
+    (value.clamp(0.0, 255.0) + 0.5) as u8
 }
 
 /// For a block split into `side` cells each way: the weight of frequency `u` (below `side`) in
@@ -880,38 +964,76 @@ enum Colour {
     YCbCr,
 }
 
-/// One component's 1/8-scale samples, and its size relative to the output grid.
+/// One component's scaled samples, and where each output pixel takes them from.
 struct Plane {
     width: usize,
-    height: usize,
+    /// Whether each output pixel is one sample (no tap interpolates).
+    nearest: bool,
     samples: Vec<u8>,
-    scale_x: f32,
-    scale_y: f32,
+    /// For each output column, and each output row: the samples it is made of.
+    columns: Vec<Tap>,
+    lines: Vec<Tap>,
 }
 
 impl Plane {
-    /// The sample at output pixel (x, y). Where the component is subsampled both ways (4:2:0),
-    /// bilinear between sample centres, which comes closest to libjpeg's 1/8 decode there (a
-    /// 2x2 IDCT of each chroma block, from its first AC terms, which the DC scans lack);
-    /// subsampled one way only (4:2:2), replicated, as libjpeg does at 1/8.
-    fn at(&self, x: usize, y: usize) -> f32 {
-        let sample = |x: usize, y: usize| f32::from(self.samples[y * self.width + x]);
-        if self.scale_x == 1.0 || self.scale_y == 1.0 {
-            let x = ((x as f32 * self.scale_x) as usize).min(self.width - 1);
-            let y = ((y as f32 * self.scale_y) as usize).min(self.height - 1);
-            return sample(x, y);
+    /// The plane along output row `y`.
+    fn row(&self, y: usize, row: &mut [f32]) {
+        let line = self.lines[y];
+        let upper = &self.samples[line.low * self.width..][..self.width];
+        if self.nearest {
+            for (out, column) in row.iter_mut().zip(&self.columns) {
+                *out = f32::from(upper[column.low]);
+            }
+            return;
         }
-        let position = |out: usize, scale: f32, size: usize| {
-            let at = ((out as f32 + 0.5) * scale - 0.5).clamp(0.0, (size - 1) as f32);
-            let low = at.floor() as usize;
-            (low, (low + 1).min(size - 1), at - low as f32)
-        };
-        let (x0, x1, fx) = position(x, self.scale_x, self.width);
-        let (y0, y1, fy) = position(y, self.scale_y, self.height);
-        let top = sample(x0, y0) * (1.0 - fx) + sample(x1, y0) * fx;
-        let bottom = sample(x0, y1) * (1.0 - fx) + sample(x1, y1) * fx;
-        top * (1.0 - fy) + bottom * fy
+        let lower = &self.samples[line.high * self.width..][..self.width];
+        for (out, column) in row.iter_mut().zip(&self.columns) {
+            let top = column.mix(upper);
+            let bottom = column.mix(lower);
+            *out = top * (1.0 - line.high_weight) + bottom * line.high_weight;
+        }
     }
+}
+
+/// An output pixel's samples along one axis: two neighbours and the weight of the second (the
+/// same sample twice, weight 0, where it is not interpolated).
+#[derive(Clone, Copy)]
+struct Tap {
+    low: usize,
+    high: usize,
+    high_weight: f32,
+}
+
+impl Tap {
+    fn mix(self, samples: &[u8]) -> f32 {
+        f32::from(samples[self.low]) * (1.0 - self.high_weight)
+            + f32::from(samples[self.high]) * self.high_weight
+    }
+}
+
+/// The taps of `out` output pixels over `size` samples, `scale` samples an output pixel: between
+/// sample centres, or the sample each pixel starts in.
+fn taps(out: usize, scale: f32, size: usize, bilinear: bool) -> Vec<Tap> {
+    (0..out)
+        .map(|o| {
+            if bilinear {
+                let at = ((o as f32 + 0.5) * scale - 0.5).clamp(0.0, (size - 1) as f32);
+                let low = at.floor() as usize;
+                Tap {
+                    low,
+                    high: (low + 1).min(size - 1),
+                    high_weight: at - low as f32,
+                }
+            } else {
+                let low = ((o as f32 * scale) as usize).min(size - 1);
+                Tap {
+                    low,
+                    high: low,
+                    high_weight: 0.0,
+                }
+            }
+        })
+        .collect()
 }
 
 /// A scan's header, resolved against the frame.
@@ -971,7 +1093,7 @@ impl Scan {
     }
 }
 
-/// A DC difference from its `size` bits (JPEG's EXTEND).
+/// A DC difference or AC term from its `size` bits (JPEG's EXTEND).
 fn extend(value: u32, size: u8) -> i32 {
     if size == 0 {
         return 0;
