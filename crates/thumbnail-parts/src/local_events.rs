@@ -124,6 +124,10 @@ impl LocalEvents {
             }
         }
         self.unreadable = unreadable.into_keys().collect();
+        // Oldest first, as they were uploaded: the queue hands messages out in sending order.
+        found.sort_by(|(a, (_, a_modified)), (b, (_, b_modified))| {
+            a_modified.cmp(b_modified).then_with(|| a.cmp(b))
+        });
         let mut sent = 0;
         for (key, stamp) in found {
             if ledger.get(&key) == Some(&stamp) {
@@ -234,6 +238,44 @@ mod tests {
         assert_eq!(second.scan(&queue).await.unwrap(), 1);
         assert_eq!(first.scan(&queue).await.unwrap(), 0);
         assert_eq!(queue.depth().await.unwrap().visible, 3);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn uploads_are_announced_oldest_first() {
+        let dir =
+            std::env::temp_dir().join(format!("thumbnail-watch-order-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let root = dir.join("bucket");
+        std::fs::create_dir_all(&root).unwrap();
+        let queue = thumbnail_queue::MemoryQueue::new("events");
+        let mut events = LocalEvents::open("uploads", &root, &dir.join("ledger")).unwrap();
+        let now = std::time::SystemTime::now();
+        let names = ["a.jpg", "b.jpg", "c.jpg"];
+        for (name, age) in names.into_iter().zip([10, 30, 20]) {
+            let path = root.join(name);
+            std::fs::write(&path, name).unwrap();
+            let file = std::fs::File::options().write(true).open(&path).unwrap();
+            file.set_modified(now - std::time::Duration::from_secs(age))
+                .unwrap();
+        }
+        assert_eq!(events.scan(&queue).await.unwrap(), 3);
+        let options = thumbnail_queue::ReceiveOptions {
+            max_messages: 10,
+            wait: std::time::Duration::ZERO,
+            visibility: std::time::Duration::from_secs(30),
+        };
+        let order: Vec<&str> = queue
+            .receive(&options)
+            .await
+            .unwrap()
+            .iter()
+            .map(|d| {
+                let named = |n: &&str| d.body.contains(&format!("\"{n}\""));
+                names.into_iter().find(named).expect("an announced upload")
+            })
+            .collect();
+        assert_eq!(order, ["b.jpg", "c.jpg", "a.jpg"]);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -193,6 +193,12 @@ fn convert(args: &ConvertArgs, plan: &Plan) -> Result<bool> {
         .threads
         .unwrap_or_else(|| thread::available_parallelism().map_or(1, |n| n.get()))
         .clamp(1, files.len().max(1));
+    // The largest files first (their size standing for their cost): a large one taken last would
+    // leave the other threads idle while it alone is decoded.
+    let mut order: Vec<&(PathBuf, String)> = files.iter().collect();
+    order.sort_by_cached_key(|(file, _)| {
+        std::cmp::Reverse(fs::metadata(file).map_or(0, |m| m.len()))
+    });
     let progress = progress_bar(files.len());
     let started = Instant::now();
     let next = AtomicUsize::new(0);
@@ -202,7 +208,7 @@ fn convert(args: &ConvertArgs, plan: &Plan) -> Result<bool> {
         for _ in 0..threads {
             scope.spawn(|| {
                 let mut engine = Engine::new(limits);
-                while let Some((file, stem)) = files.get(next.fetch_add(1, Ordering::Relaxed)) {
+                while let Some((file, stem)) = order.get(next.fetch_add(1, Ordering::Relaxed)) {
                     match convert_one(&mut engine, file, stem, plan, &args.output_dir) {
                         Ok(n) => {
                             written.fetch_add(n, Ordering::Relaxed);

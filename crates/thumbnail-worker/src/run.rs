@@ -26,12 +26,12 @@ pub async fn run(settings: Settings, exit_when_idle: bool) -> Result<()> {
     let queue = parts.queue().await?;
     let dead_letters = parts.dead_letters().await?;
     let mut events = parts.local_events()?;
-    // A run that ends when the queue is empty asks every second whether it is: a 20 s long poll
-    // would make each run of it wait 20 s at the end.
-    let wait = match exit_when_idle {
-        true => parts.receive_wait().min(Duration::from_secs(1)),
-        false => parts.receive_wait(),
-    };
+    // A run that ends when the queue is empty does not long-poll while it works: it asks the
+    // queue, and when nothing is visible waits for its own work in flight (which may be the last),
+    // then for the queue's depth. It polls, a second at a time, only while messages are held
+    // elsewhere or delayed: a 20 s long poll would make each run wait 20 s at the end.
+    let held_elsewhere_wait = parts.receive_wait().min(Duration::from_secs(1));
+    let mut held_elsewhere = false;
     let settings = parts.settings();
     let sizing = settings.sizing();
     let (stop_tx, mut stop) = watch::channel(false);
@@ -98,6 +98,11 @@ pub async fn run(settings: Settings, exit_when_idle: bool) -> Result<()> {
             reap(tasks.join_next().await);
             continue;
         }
+        let wait = match (exit_when_idle, held_elsewhere) {
+            (false, _) => parts.receive_wait(),
+            (true, false) => Duration::ZERO,
+            (true, true) => held_elsewhere_wait,
+        };
         let options = ReceiveOptions {
             max_messages: free.min(thumbnail_queue::MAX_BATCH),
             wait,
@@ -135,7 +140,15 @@ pub async fn run(settings: Settings, exit_when_idle: bool) -> Result<()> {
         while let Some(done) = tasks.try_join_next() {
             reap(Some(done));
         }
-        if deliveries.is_empty() && announced == 0 && tasks.is_empty() && exit_when_idle {
+        if deliveries.is_empty() && announced == 0 && exit_when_idle {
+            if !tasks.is_empty() {
+                // A stop ends this wait: the messages in flight then get their grace in `finish`.
+                tokio::select! {
+                    done = tasks.join_next() => reap(done),
+                    _ = stop.changed() => {}
+                }
+                continue;
+            }
             // Nothing visible is not nothing left: messages a killed worker (or another one)
             // holds, or released with a delay, come back later. Idle is an empty queue.
             match queue.depth().await {
@@ -143,16 +156,23 @@ pub async fn run(settings: Settings, exit_when_idle: bool) -> Result<()> {
                     tracing::info!("nothing pending: exiting");
                     break;
                 }
-                Ok(depth) => tracing::info!(
-                    in_flight = depth.in_flight,
-                    delayed = depth.delayed,
-                    "waiting for messages held elsewhere or delayed"
-                ),
+                Ok(depth) => {
+                    if !held_elsewhere {
+                        tracing::info!(
+                            in_flight = depth.in_flight,
+                            delayed = depth.delayed,
+                            "waiting for messages held elsewhere or delayed"
+                        );
+                    }
+                    held_elsewhere = true;
+                }
                 Err(e) => {
                     outage.wait(&e.to_string(), &mut stop).await;
                     continue;
                 }
             }
+        } else {
+            held_elsewhere = false;
         }
         for delivery in deliveries {
             if let Some(sent_at) = delivery.sent_at {
