@@ -75,9 +75,9 @@ try:
                     THUMBNAIL_PRESETS="profile,album-art-small,album-art,preview",
                     THUMBNAIL_S3_PATH_STYLE="true", RUST_LOG="info")
         t0 = time.perf_counter()
-        # The function logs to standard output, as Lambda functions do.
-        fn = start([binary], env=fenv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        for line in fn.stdout:
+        # The function logs to standard error (Lambda sends both streams to CloudWatch).
+        fn = start([binary], env=fenv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        for line in fn.stderr:
             if "ready" in line:
                 break
         ready_ms = (time.perf_counter() - t0) * 1000

@@ -1,8 +1,8 @@
 //! Inputs for the benchmarks: real photos when a folder of them is at hand, synthetic ones otherwise.
 //!
-//! Set `BENCH_THUMBNAIL_PHOTOS` to a folder of JPEGs; by default `../shared/corpus` beside the
-//! workspace is used when it exists (the project's measured 5-20 MP photos), else a synthetic
-//! 20 MP JPEG is made, so `cargo bench` runs anywhere.
+//! Set `BENCH_THUMBNAIL_PHOTOS` to a folder of JPEGs and PNGs; by default `../shared/corpus` beside the
+//! workspace is used when it exists (the project's measured 5-20 MP photos), else synthetic
+//! photo-sized images are made, so `cargo bench` runs anywhere.
 
 use std::path::PathBuf;
 
@@ -28,24 +28,38 @@ pub fn folder() -> Option<PathBuf> {
 
 /// The largest JPEG of the folder (the 20 MP baseline one in the project corpus), or a synthetic 20 MP JPEG.
 pub fn largest_jpeg() -> Photo {
-    largest_jpeg_where(|_| true).unwrap_or_else(|| synthetic(6000, 3400, false))
+    largest_where(&["jpg", "jpeg"], |_| true).unwrap_or_else(|| synthetic(6000, 3400, false))
 }
 
 /// The largest progressive JPEG of the folder (the 16 MP one in the project corpus), or a synthetic
 /// progressive 16 MP JPEG.
 pub fn largest_progressive_jpeg() -> Photo {
     // A progressive frame header: SOF2.
-    largest_jpeg_where(|bytes| bytes.windows(2).any(|w| w == [0xFF, 0xC2]))
-        .unwrap_or_else(|| synthetic(5312, 2988, true))
+    largest_where(&["jpg", "jpeg"], |bytes| {
+        bytes.windows(2).any(|w| w == [0xFF, 0xC2])
+    })
+    .unwrap_or_else(|| synthetic(5312, 2988, true))
 }
 
-fn largest_jpeg_where(keep: impl Fn(&[u8]) -> bool) -> Option<Photo> {
+/// The largest PNG of the folder (the 6 MP one in the project corpus), or a synthetic 6 MP PNG.
+pub fn largest_png() -> Photo {
+    largest_where(&["png"], |_| true).unwrap_or_else(|| Photo {
+        name: "synthetic 3000x2000 PNG".into(),
+        bytes: thumbnail_tests::encode(
+            &thumbnail_tests::textured(3000, 2000).into(),
+            image::ImageFormat::Png,
+        ),
+    })
+}
+
+/// The largest file of the folder with one of `extensions` whose bytes `keep` accepts.
+fn largest_where(extensions: &[&str], keep: impl Fn(&[u8]) -> bool) -> Option<Photo> {
     let mut jpegs: Vec<(u64, PathBuf)> = std::fs::read_dir(folder()?)
         .ok()?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| {
             p.extension()
-                .is_some_and(|x| x.eq_ignore_ascii_case("jpg") || x.eq_ignore_ascii_case("jpeg"))
+                .is_some_and(|x| extensions.iter().any(|e| x.eq_ignore_ascii_case(e)))
         })
         .filter_map(|p| Some((p.metadata().ok()?.len(), p)))
         .collect();
