@@ -11,12 +11,6 @@ use crate::raster::Raster;
 use crate::resize::{Resizer, entropy_anchor};
 use crate::{Error, Filter, Fit, Gravity, ImageFormat, Limits, OutputFormat, Size, ThumbnailSpec};
 
-/// Scratch buffers larger than this are freed after use rather than kept, so one huge image does
-/// not pin its memory for the life of a worker.
-const KEEP_BUFFER_BYTES: usize = 32 << 20;
-/// How many scratch buffers are kept between images.
-const KEEP_BUFFERS: usize = 4;
-
 /// One encoded thumbnail.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Thumbnail {
@@ -44,8 +38,13 @@ pub struct Rendering {
     pub faults: Vec<String>,
 }
 
-/// Makes thumbnails. Keep one per thread and reuse it: it keeps its resampling and pixel buffers
-/// between images.
+/// Makes thumbnails. Keep one per thread and reuse it.
+///
+/// While it makes one image's thumbnails it recycles pixel buffers (a halving or an output reuses
+/// what an earlier output freed); when the image is done it frees them, and its resampler's
+/// buffers, rather than keeping them for the next. Kept, they would sit beside the next image's
+/// decode: six photos in one Lambda process peaked 11 MiB higher that way, and reuse across images
+/// was not measurably faster (`benches/lambda.sh`, criterion's presets bench).
 ///
 /// For each input it reads the header, checks the [`Limits`], decodes once (a JPEG directly at 1/2,
 /// 1/4 or 1/8 scale when every requested output allows it), orients and colour-converts, then makes
@@ -140,9 +139,8 @@ impl Engine {
     /// Decodes `input` upright and in sRGB, at the smallest JPEG scale that still serves every spec
     /// (full size when `specs` is empty). For callers that want pixels rather than encoded thumbnails.
     pub fn decode(&mut self, input: &[u8], specs: &[ThumbnailSpec]) -> Result<Raster, Error> {
-        let scratch = self.take_buffer();
         self.faults.clear();
-        let (raster, _, faults) = decode::decode(input, &self.limits, scratch, |info| {
+        let (raster, _, faults) = decode::decode(input, &self.limits, Vec::new(), |info| {
             shrink_on_load(info, specs)
         })?;
         self.faults = faults;
@@ -190,9 +188,8 @@ impl Engine {
         specs: &[ThumbnailSpec],
         with_placeholder: bool,
     ) -> Result<(Vec<Thumbnail>, Option<Placeholder>), Error> {
-        let scratch = self.take_buffer();
         self.faults.clear();
-        let (decoded, _, faults) = decode::decode(input, &self.limits, scratch, |info| {
+        let (decoded, _, faults) = decode::decode(input, &self.limits, Vec::new(), |info| {
             shrink_on_load(info, specs)
         })?;
         self.faults = faults;
@@ -216,9 +213,9 @@ impl Engine {
         }
         let placeholder = outcome
             .map(|()| with_placeholder.then(|| self.placeholder(levels.last().expect("decoded"))));
-        for level in levels {
-            self.give_back(level.into_pixels());
-        }
+        drop(levels);
+        self.buffers = Vec::new();
+        self.resizer.release_buffers();
         placeholder.map(|placeholder| {
             let thumbnails = made
                 .into_iter()
@@ -299,9 +296,7 @@ impl Engine {
     }
 
     fn give_back(&mut self, buffer: Vec<u8>) {
-        if buffer.capacity() <= KEEP_BUFFER_BYTES && self.buffers.len() < KEEP_BUFFERS {
-            self.buffers.push(buffer);
-        }
+        self.buffers.push(buffer);
     }
 }
 

@@ -50,6 +50,11 @@ impl Resizer {
         Ok(self.resample(src, &plan, filter, Vec::new()))
     }
 
+    /// Frees the convolution and alpha buffers kept from earlier calls.
+    pub fn release_buffers(&mut self) {
+        self.inner.reset_internal_buffers();
+    }
+
     /// Resamples `plan.window` of `src` to the plan's size, into `buffer` (reused).
     pub(crate) fn resample(
         &mut self,
