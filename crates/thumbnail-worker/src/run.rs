@@ -82,16 +82,28 @@ pub async fn run(settings: Settings, exit_when_idle: bool) -> Result<()> {
         memory_budget_mib = sizing.memory_budget.map(|bytes| bytes >> 20),
         "worker started"
     );
+    // The local source folder is scanned for uploads when the last receive found nothing, and
+    // otherwise at most once a second: a scan walks the whole folder, too much to repeat for
+    // every message of a backlog.
+    let mut last_scan: Option<std::time::Instant> = None;
+    let mut found_nothing = true;
     while !*stop.borrow() {
+        // How many uploads a scan announced; `None` when no scan was due.
         let announced = match events.as_mut() {
-            Some(events) => match events.scan(queue.as_ref()).await {
-                Ok(announced) => announced,
-                Err(e) => {
-                    outage.wait(&format!("{e:#}"), &mut stop).await;
-                    continue;
+            Some(events)
+                if found_nothing || last_scan.is_none_or(|at| at.elapsed() >= SCAN_EVERY) =>
+            {
+                last_scan = Some(std::time::Instant::now());
+                match events.scan(queue.as_ref()).await {
+                    Ok(announced) => Some(announced),
+                    Err(e) => {
+                        outage.wait(&format!("{e:#}"), &mut stop).await;
+                        continue;
+                    }
                 }
-            },
-            None => 0,
+            }
+            Some(_) => None,
+            None => Some(0),
         };
         let free = slots.available_permits();
         if free == 0 {
@@ -140,7 +152,12 @@ pub async fn run(settings: Settings, exit_when_idle: bool) -> Result<()> {
         while let Some(done) = tasks.try_join_next() {
             reap(Some(done));
         }
-        if deliveries.is_empty() && announced == 0 && exit_when_idle {
+        found_nothing = deliveries.is_empty();
+        if found_nothing && announced.is_none() {
+            // Not idle before the folder has been looked at: the next turn scans it.
+            continue;
+        }
+        if found_nothing && announced == Some(0) && exit_when_idle {
             if !tasks.is_empty() {
                 // A stop ends this wait: the messages in flight then get their grace in `finish`.
                 tokio::select! {
@@ -208,6 +225,9 @@ pub async fn run(settings: Settings, exit_when_idle: bool) -> Result<()> {
     tracing::info!("worker stopped");
     Ok(())
 }
+
+/// How often, at most, the local source folder is scanned while messages keep coming.
+const SCAN_EVERY: Duration = Duration::from_secs(1);
 
 /// Waits for the messages in flight, for at most `grace`. Those still running then are dropped
 /// unsettled: their messages become visible again when their visibility timeout passes, so an
