@@ -249,16 +249,20 @@ impl Spool {
 
     /// The message files, in sending order (temporary files excluded).
     fn list(&self) -> io::Result<Vec<PathBuf>> {
-        let mut paths: Vec<PathBuf> = std::fs::read_dir(&self.messages)?
-            .filter_map(|entry| entry.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "json"))
-            .filter(|p| {
-                !p.file_name()
-                    .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        // Sorted by name, not by path: comparing whole paths parses both into components at
+        // every comparison, which was 5% of a worker's time on a backlog of 1,500 messages.
+        let mut names: Vec<std::ffi::OsString> = std::fs::read_dir(&self.messages)?
+            .filter_map(|entry| entry.ok().map(|e| e.file_name()))
+            .filter(|name| {
+                let name = name.as_encoded_bytes();
+                name.ends_with(b".json") && !name.starts_with(b".")
             })
             .collect();
-        paths.sort();
-        Ok(paths)
+        names.sort_unstable();
+        Ok(names
+            .into_iter()
+            .map(|name| self.messages.join(name))
+            .collect())
     }
 
     fn take(&self, options: &ReceiveOptions) -> io::Result<Vec<Delivery>> {
