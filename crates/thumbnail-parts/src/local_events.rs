@@ -101,16 +101,17 @@ impl LocalEvents {
     }
 
     /// Sends an event for every file that is new or changed since the last scan (by any worker
-    /// sharing the ledger); returns how many. Returns 0 at once while another worker scans.
-    pub async fn scan(&mut self, queue: &dyn Queue) -> Result<usize> {
+    /// sharing the ledger); returns how many. Returns `None` at once while another worker scans:
+    /// what it announces may not be on the queue yet, so an empty queue then is not idle.
+    pub async fn scan(&mut self, queue: &dyn Queue) -> Result<Option<usize>> {
         match self.lock.try_lock() {
             Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => return Ok(0),
+            Err(std::fs::TryLockError::WouldBlock) => return Ok(None),
             Err(std::fs::TryLockError::Error(e)) => return Err(io(&self.lock_path)(e)),
         }
         let scanned = self.scan_locked(queue).await;
         self.lock.unlock().map_err(io(&self.lock_path))?;
-        scanned
+        scanned.map(Some)
     }
 
     async fn scan_locked(&mut self, queue: &dyn Queue) -> Result<usize> {
@@ -227,16 +228,16 @@ mod tests {
         let mut second = LocalEvents::open("uploads", &root, &dir.join("ledger")).unwrap();
         std::fs::write(root.join("a.jpg"), b"a").unwrap();
         std::fs::write(root.join("b.jpg"), b"b").unwrap();
-        assert_eq!(first.scan(&queue).await.unwrap(), 2);
+        assert_eq!(first.scan(&queue).await.unwrap(), Some(2));
         // The second reads what the first recorded, not a ledger of its own from its start.
-        assert_eq!(second.scan(&queue).await.unwrap(), 0);
+        assert_eq!(second.scan(&queue).await.unwrap(), Some(0));
         std::fs::write(root.join("c.jpg"), b"c").unwrap();
-        // While one scans, the other's scan gives way.
+        // While one scans, the other's scan gives way, and says so.
         first.lock.lock().unwrap();
-        assert_eq!(second.scan(&queue).await.unwrap(), 0);
+        assert_eq!(second.scan(&queue).await.unwrap(), None);
         first.lock.unlock().unwrap();
-        assert_eq!(second.scan(&queue).await.unwrap(), 1);
-        assert_eq!(first.scan(&queue).await.unwrap(), 0);
+        assert_eq!(second.scan(&queue).await.unwrap(), Some(1));
+        assert_eq!(first.scan(&queue).await.unwrap(), Some(0));
         assert_eq!(queue.depth().await.unwrap().visible, 3);
         std::fs::remove_dir_all(&dir).unwrap();
     }
@@ -259,7 +260,7 @@ mod tests {
             file.set_modified(now - std::time::Duration::from_secs(age))
                 .unwrap();
         }
-        assert_eq!(events.scan(&queue).await.unwrap(), 3);
+        assert_eq!(events.scan(&queue).await.unwrap(), Some(3));
         let options = thumbnail_queue::ReceiveOptions {
             max_messages: 10,
             wait: std::time::Duration::ZERO,

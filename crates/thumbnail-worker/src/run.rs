@@ -87,15 +87,21 @@ pub async fn run(settings: Settings, exit_when_idle: bool) -> Result<()> {
     // every message of a backlog.
     let mut last_scan: Option<std::time::Instant> = None;
     let mut found_nothing = true;
+    // Whether the last scan gave way to another worker's, whose events may still be coming.
+    let mut scan_elsewhere = false;
     while !*stop.borrow() {
-        // How many uploads a scan announced; `None` when no scan was due.
+        // How many uploads a scan announced; `None` when no scan was due, or another worker's
+        // scan was under way.
         let announced = match events.as_mut() {
             Some(events)
                 if found_nothing || last_scan.is_none_or(|at| at.elapsed() >= SCAN_EVERY) =>
             {
                 last_scan = Some(std::time::Instant::now());
                 match events.scan(queue.as_ref()).await {
-                    Ok(announced) => Some(announced),
+                    Ok(announced) => {
+                        scan_elsewhere = announced.is_none();
+                        announced
+                    }
                     Err(e) => {
                         outage.wait(&format!("{e:#}"), &mut stop).await;
                         continue;
@@ -110,7 +116,7 @@ pub async fn run(settings: Settings, exit_when_idle: bool) -> Result<()> {
             reap(tasks.join_next().await);
             continue;
         }
-        let wait = match (exit_when_idle, held_elsewhere) {
+        let wait = match (exit_when_idle, held_elsewhere || scan_elsewhere) {
             (false, _) => parts.receive_wait(),
             (true, false) => Duration::ZERO,
             (true, true) => held_elsewhere_wait,
@@ -154,7 +160,8 @@ pub async fn run(settings: Settings, exit_when_idle: bool) -> Result<()> {
         }
         found_nothing = deliveries.is_empty();
         if found_nothing && announced.is_none() {
-            // Not idle before the folder has been looked at: the next turn scans it.
+            // Not idle before the folder has been scanned (no scan was due, or another worker's
+            // was under way, its events perhaps not sent yet): the next turn scans it.
             continue;
         }
         if found_nothing && announced == Some(0) && exit_when_idle {

@@ -81,3 +81,36 @@ fn three_workers(backend: Backend) {
 }
 
 on_both_backends!(three_workers);
+
+/// A worker that starts while another worker's scan holds the ledger has nothing on the queue
+/// yet, but is not idle: the other's events may still be coming. It waits, scans once the lock is
+/// free, and makes the upload, rather than exiting at once with the upload unmade.
+#[test]
+fn a_scan_under_way_elsewhere_is_not_an_empty_queue() {
+    let rig = Rig::new(Backend::Local, "scan-elsewhere", &[]).expect("the local backend");
+    rig.upload(
+        "late.jpg",
+        &jpeg(&quadrants(320, 240), &JpegOptions::default()),
+    );
+    let ledger = std::path::PathBuf::from(&rig.env["THUMBNAIL_LOCAL_DIR"]).join("ledger");
+    std::fs::create_dir_all(&ledger).unwrap();
+    let lock = std::fs::File::create(ledger.join("uploads.lock")).unwrap();
+    lock.lock().unwrap();
+    let mut worker = rig.spawn(&["run", "--exit-when-idle"]);
+    std::thread::sleep(Duration::from_millis(2500));
+    let waited = worker.try_wait().unwrap().is_none();
+    lock.unlock().unwrap();
+    let status = rig.wait_exit(&mut worker, Duration::from_secs(60));
+    assert!(
+        waited,
+        "the worker exited while the scan lock was held\n{}",
+        tail(&rig.logs(), 20)
+    );
+    assert!(status.success(), "{status}\n{}", tail(&rig.logs(), 20));
+    assert!(
+        rig.thumbnail_keys().iter().any(|k| k.starts_with("late/")),
+        "the upload was not made: {:?}\n{}",
+        rig.thumbnail_keys(),
+        tail(&rig.logs(), 20)
+    );
+}
