@@ -87,9 +87,9 @@ pub async fn run(settings: Settings, exit_when_idle: bool) -> Result<()> {
     // every message of a backlog.
     let mut last_scan: Option<std::time::Instant> = None;
     let mut found_nothing = true;
-    // Whether the last scan gave way to another worker's, whose events may still be coming.
-    let mut scan_elsewhere = false;
     while !*stop.borrow() {
+        // Whether this turn's scan gave way to another worker's, whose events may still be coming.
+        let mut scan_elsewhere = false;
         // How many uploads a scan announced; `None` when no scan was due, or another worker's
         // scan was under way.
         let announced = match events.as_mut() {
