@@ -176,8 +176,10 @@ settings! {
     cache_control: String = "public, max-age=86400".into(), parse::name;
     /// Path-style S3 addressing, for most S3-compatible servers: true or false (default false).
     s3_path_style: bool = false, parse::boolean;
-    /// Messages worked on at once, at least 1 (default: the number of cores).
-    concurrency: usize = parse::cores(), parse::at_least_one;
+    /// Messages worked on at once, at least 1 (default: twice the number of cores, so that
+    /// while every core decodes, as many messages download their image or write their
+    /// thumbnails).
+    concurrency: usize = 2 * parse::cores(), parse::at_least_one;
     /// Seconds a received message stays hidden, extended while it is worked on, 1 to 43200 (default 120).
     visibility: Duration = Duration::from_secs(120), parse::seconds(1, 43_200);
     /// Seconds one message's work may take, 1 to 43200 (default 300): past it the work is
