@@ -18,7 +18,7 @@ bin=target/dist/thumbnail-lambda
 echo "binary: $(stat -c %s "$bin") bytes ($(numfmt --to=iec-i --suffix=B "$(stat -c %s "$bin")")), $(uname -m), dist profile"
 
 exec "$venv/bin/python" - "$folder" "$bin" "$venv" <<'PY'
-import json, os, socket, subprocess, sys, time, urllib.request
+import json, os, socket, subprocess, sys, threading, time, urllib.request
 import boto3
 
 folder, binary, venv = sys.argv[1:4]
@@ -81,6 +81,8 @@ try:
             if "ready" in line:
                 break
         ready_ms = (time.perf_counter() - t0) * 1000
+        # Read on, unheard: a full pipe would stop the function at its next log line.
+        threading.Thread(target=fn.stderr.read, daemon=True).start()
         times = []
         for name in names:
             # An earlier session made it: without its manifest, the work is done again.
