@@ -21,6 +21,7 @@ import argparse
 import resource
 import statistics
 import subprocess
+import sys
 import time
 
 
@@ -30,6 +31,8 @@ def main() -> None:
     parser.add_argument("--prepare", nargs=2, action="append", default=[], metavar=("NAME", "CMD"))
     parser.add_argument("--run", nargs=2, action="append", required=True, metavar=("NAME", "CMD"))
     args = parser.parse_args()
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
     prepare = dict(args.prepare)
     unknown = set(prepare) - {name for name, _ in args.run}
     if unknown:
@@ -41,10 +44,10 @@ def main() -> None:
     for round_ in range(args.rounds + 1):
         for name, command in args.run:
             if name in prepare:
-                subprocess.run(prepare[name], shell=True, check=True, **quiet)
+                run(f"{name}'s --prepare", prepare[name], quiet)
             before = resource.getrusage(resource.RUSAGE_CHILDREN)
             start = time.perf_counter()
-            subprocess.run(command, shell=True, check=True, **quiet)
+            run(name, command, quiet)
             elapsed = time.perf_counter() - start
             after = resource.getrusage(resource.RUSAGE_CHILDREN)
             if round_:
@@ -59,6 +62,13 @@ def main() -> None:
             f"{name:12} median {statistics.median(w):.3f} s  mean {statistics.mean(w):.3f} s  "
             f"min {min(w):.3f} s  CPU median {statistics.median(cpu[name]):.3f} s"
         )
+
+
+def run(what: str, command: str, quiet: dict) -> None:
+    """Runs `command`; a failure ends the timing: a command that fails is not measured."""
+    status = subprocess.run(command, shell=True, **quiet).returncode
+    if status != 0:
+        sys.exit(f"alternate.py: {what} failed (exit status {status}): {command}")
 
 
 if __name__ == "__main__":
