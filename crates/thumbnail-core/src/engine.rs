@@ -6,7 +6,7 @@ use crate::attention::attention_anchor;
 use crate::decode::{self, ImageInfo};
 use crate::encode::encode;
 use crate::geometry::plan;
-use crate::placeholder::{PLACEHOLDER_SIDE, Placeholder};
+use crate::placeholder::{HASH_SIDE, PLACEHOLDER_SIDE, Placeholder};
 use crate::raster::Raster;
 use crate::resize::{Resizer, entropy_anchor};
 use crate::{Error, Filter, Fit, Gravity, ImageFormat, Limits, OutputFormat, Size, ThumbnailSpec};
@@ -225,17 +225,17 @@ impl Engine {
         })
     }
 
-    /// The placeholders, from the smallest level shrunk to fit [`PLACEHOLDER_SIDE`] pixels.
+    /// The placeholders, from the smallest level shrunk to fit [`PLACEHOLDER_SIDE`] pixels, and
+    /// to fit [`HASH_SIDE`].
     fn placeholder(&mut self, smallest: &Raster) -> Placeholder {
-        let side = Size::new(PLACEHOLDER_SIDE, PLACEHOLDER_SIDE)
-            .expect("a valid size")
-            .shrink_only();
-        let spec = ThumbnailSpec::new("placeholder", side).with_fit(Fit::Contain);
-        let plan = plan(smallest.width(), smallest.height(), &spec, (0.5, 0.5));
-        let small = self
-            .resizer
-            .resample(smallest, &plan, Filter::Bilinear, Vec::new());
-        Placeholder::of(&small)
+        let mut shrink = |side| {
+            let side = Size::new(side, side).expect("a valid size").shrink_only();
+            let spec = ThumbnailSpec::new("placeholder", side).with_fit(Fit::Contain);
+            let plan = plan(smallest.width(), smallest.height(), &spec, (0.5, 0.5));
+            self.resizer
+                .resample(smallest, &plan, Filter::Bilinear, Vec::new())
+        };
+        Placeholder::of(&shrink(PLACEHOLDER_SIDE), &shrink(HASH_SIDE))
     }
 
     /// One resize for `spec`, then one encoding per format it asks for.
