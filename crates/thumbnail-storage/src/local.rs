@@ -1,18 +1,24 @@
 //! Objects as files under a root folder: the embedded default, a folder per bucket.
 //!
 //! The object `a/b/c.jpg` is the file `ROOT/a/b/c.jpg`, so the thumbnails can be browsed as they are.
-//! Content type, cache control, ETag and user metadata go to `ROOT/.thumbnail-meta/a/b/c.jpg.json`;
-//! keys starting with that folder name are refused.
+//! Content type, cache control, ETag and user metadata go with the file, in its extended attribute
+//! `user.thumbnail.meta` (JSON), written and flushed with the data: one file, one flush and one
+//! rename per object. Where the file system refuses that attribute (some network and older
+//! in-memory file systems), or the metadata is too large for it, they go to
+//! `ROOT/.thumbnail-meta/a/b/c.jpg.json` instead, which is also where earlier versions kept them
+//! and is read when a file has no attribute; keys starting with that folder name are refused.
 //!
 //! - Every file is reached through a handle on the root folder (`cap-std`), which resolves each
 //!   path component itself and refuses any that leads outside, symbolic links included. What is
 //!   checked is what is opened: no symbolic link swapped in between a check and a write can lead a
 //!   write, or a read, out of the root.
 //! - Every write goes to a temporary file, flushed to disk, renamed over the target, and the folder
-//!   flushed too: data first, metadata second. A crash or a power cut never leaves half an object.
+//!   flushed too (data first, then a metadata file if there is one). A crash or a power cut never
+//!   leaves half an object.
 //! - The metadata records the data file's size, inode and modification time as written; metadata
-//!   that no longer matches the file (a crash between the two renames, or the file replaced by
-//!   hand, even with one of the same size) is ignored, and the ETag taken from the content.
+//!   that no longer matches the file (the file rewritten in place, a crash between the renames of
+//!   a file and its metadata file, or the file replaced by hand, even with one of the same size)
+//!   is ignored, and the ETag taken from the content.
 
 use std::collections::BTreeMap;
 use std::io::{self, ErrorKind, Read, Write};
@@ -34,6 +40,13 @@ use crate::{
 
 const META_DIR: &str = ".thumbnail-meta";
 
+/// The extended attribute holding an object's metadata.
+const META_ATTRIBUTE: &str = "user.thumbnail.meta";
+
+/// The largest metadata kept in the attribute (ext4 gives all of a file's attributes one 4 KiB
+/// block); larger goes to a metadata file. Reads use a buffer of this size.
+const META_ATTRIBUTE_MAX: usize = 3 << 10;
+
 /// A bucket in a folder.
 #[derive(Debug)]
 pub struct LocalStore {
@@ -43,7 +56,7 @@ pub struct LocalStore {
     links: Option<LinkSigner>,
 }
 
-/// The metadata file's content.
+/// An object's metadata, as kept in its attribute or metadata file.
 #[derive(Serialize, Deserialize)]
 struct Meta {
     size: u64,
@@ -200,10 +213,8 @@ impl Files {
         content: Option<&[u8]>,
     ) -> io::Result<ObjectInfo> {
         let stamp = Stamp::of(file)?;
-        let meta: Option<Meta> = self
-            .dir
-            .read(meta_path(key))
-            .ok()
+        let meta: Option<Meta> = attached_meta(file)
+            .or_else(|| self.dir.read(meta_path(key)).ok())
             .and_then(|bytes| serde_json::from_slice(&bytes).ok())
             .filter(|meta| stamp.matches(meta));
         let meta = match meta {
@@ -233,8 +244,14 @@ impl Files {
     }
 
     /// Writes `bytes` to `path` through a temporary file in the same folder, flushed, renamed,
-    /// and the folder flushed; returns the written file's stamp.
-    fn write_atomically(&self, path: &Path, bytes: &[u8]) -> io::Result<Stamp> {
+    /// and the folder flushed; returns what `finish` returns, which is given the temporary file
+    /// and its stamp before the flush, so that what it adds to the file is flushed with the data.
+    fn write_atomically<T>(
+        &self,
+        path: &Path,
+        bytes: &[u8],
+        finish: impl FnOnce(&std::fs::File, Stamp) -> io::Result<T>,
+    ) -> io::Result<T> {
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         let parent = path.parent().unwrap_or(Path::new(""));
         if !parent.as_os_str().is_empty() {
@@ -249,20 +266,21 @@ impl Files {
             std::process::id(),
             COUNTER.fetch_add(1, Ordering::Relaxed)
         ));
-        let written = (|| -> io::Result<Stamp> {
+        let written = (|| -> io::Result<T> {
             let mut options = cap_std::fs::OpenOptions::new();
             options.write(true).create_new(true);
             let mut file = self.dir.open_with(&temporary, &options)?.into_std();
             file.write_all(bytes)?;
+            // Attributes change the status-change time, not the stamp's modification time.
+            let finished = finish(&file, Stamp::of(&file)?)?;
             file.sync_all()?;
-            let stamp = Stamp::of(&file)?;
             self.dir.rename(&temporary, &self.dir, path)?;
-            Ok(stamp)
+            Ok(finished)
         })();
         if written.is_err() {
             let _ = self.dir.remove_file(&temporary);
         }
-        let stamp = written?;
+        let finished = written?;
         // The rename is durable once the folder's entry is. (Opened as a file: the root's own
         // handle is a path handle, which cannot be flushed.)
         let folder = match parent.as_os_str().is_empty() {
@@ -270,7 +288,29 @@ impl Files {
             false => parent,
         };
         self.dir.open(folder)?.sync_all()?;
-        Ok(stamp)
+        Ok(finished)
+    }
+}
+
+/// The metadata in `file`'s attribute, if it has one this store could have written.
+fn attached_meta(file: &std::fs::File) -> Option<Vec<u8>> {
+    let mut buffer = vec![0; META_ATTRIBUTE_MAX];
+    let len = rustix::fs::fgetxattr(file, META_ATTRIBUTE, &mut buffer[..]).ok()?;
+    buffer.truncate(len);
+    Some(buffer)
+}
+
+/// Puts `json` in `file`'s attribute; false when it does not fit there or the file system keeps
+/// no such attributes, and a metadata file must hold it.
+fn attach_meta(file: &std::fs::File, json: &[u8]) -> io::Result<bool> {
+    use rustix::io::Errno;
+    if json.len() > META_ATTRIBUTE_MAX {
+        return Ok(false);
+    }
+    match rustix::fs::fsetxattr(file, META_ATTRIBUTE, json, rustix::fs::XattrFlags::empty()) {
+        Ok(()) => Ok(true),
+        Err(Errno::NOTSUP | Errno::NOSPC | Errno::TOOBIG | Errno::RANGE) => Ok(false),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -407,10 +447,15 @@ impl ObjectStore for LocalStore {
         let meta_path = meta_path(key);
         let meta = self
             .blocking("put", key, move |files| {
-                let stamp = files.write_atomically(&path, &bytes)?;
-                (meta.inode, meta.modified_ns) = (stamp.inode, stamp.modified_ns);
-                let json = serde_json::to_vec(&meta).expect("metadata serialises");
-                files.write_atomically(&meta_path, &json)?;
+                let (json, attached) = files.write_atomically(&path, &bytes, |file, stamp| {
+                    (meta.inode, meta.modified_ns) = (stamp.inode, stamp.modified_ns);
+                    let json = serde_json::to_vec(&meta).expect("metadata serialises");
+                    let attached = attach_meta(file, &json)?;
+                    Ok((json, attached))
+                })?;
+                if !attached {
+                    files.write_atomically(&meta_path, &json, |_, _| Ok(()))?;
+                }
                 Ok(meta)
             })
             .await?;
@@ -600,6 +645,7 @@ mod tests {
         assert_eq!(object.info.etag, content_etag(b"fir5t"));
 
         // Metadata written before inodes were recorded is still read, checked by size.
+        std::fs::create_dir_all(base.join(".thumbnail-meta")).unwrap();
         std::fs::write(
             base.join(".thumbnail-meta/a.txt.json"),
             r#"{"size":5,"etag":"old","content_type":"text/plain","cache_control":null,"metadata":{}}"#,
@@ -610,6 +656,62 @@ mod tests {
             (info.etag.as_str(), info.content_type.as_deref()),
             ("old", Some("text/plain"))
         );
+        std::fs::remove_dir_all(&base).unwrap();
+    }
+
+    /// The metadata attribute of the file at `path`, if it has one.
+    fn attribute(path: &Path) -> Option<String> {
+        let mut buffer = vec![0; 4096];
+        let len = rustix::fs::getxattr(path, META_ATTRIBUTE, &mut buffer).ok()?;
+        buffer.truncate(len);
+        Some(String::from_utf8(buffer).unwrap())
+    }
+
+    #[tokio::test]
+    async fn metadata_goes_with_the_file_or_when_too_large_beside_it() {
+        let base = scratch("attribute");
+        let store = LocalStore::new(&base).unwrap();
+        let key = ObjectKey::new("a/b.jpg").unwrap();
+        let options = PutOptions::new("image/jpeg").with_metadata("preset", "profile");
+        store.put(&key, b"jpeg".to_vec(), &options).await.unwrap();
+        // On the file itself: no metadata file.
+        assert!(!base.join(META_DIR).exists());
+        assert!(
+            attribute(&base.join("a/b.jpg"))
+                .unwrap()
+                .contains("profile")
+        );
+        let info = store.head(&key).await.unwrap().unwrap();
+        assert_eq!(info.content_type.as_deref(), Some("image/jpeg"));
+        assert_eq!(info.metadata["preset"], "profile");
+        assert_eq!(info.etag, content_etag(b"jpeg"));
+
+        // Rewritten in place: the attribute stays on the file, but no longer describes it.
+        std::fs::write(base.join("a/b.jpg"), b"other").unwrap();
+        let info = store.head(&key).await.unwrap().unwrap();
+        assert_eq!(
+            (info.content_type, info.etag),
+            (None, content_etag(b"other"))
+        );
+
+        // More than the attribute holds: a metadata file, read back the same.
+        let large = PutOptions::new("image/jpeg").with_metadata("note", "x".repeat(4 << 10));
+        store.put(&key, b"jpeg".to_vec(), &large).await.unwrap();
+        assert!(base.join(".thumbnail-meta/a/b.jpg.json").is_file());
+        assert_eq!(attribute(&base.join("a/b.jpg")), None);
+        let info = store.head(&key).await.unwrap().unwrap();
+        assert_eq!(info.content_type.as_deref(), Some("image/jpeg"));
+        assert_eq!(info.metadata["note"].len(), 4 << 10);
+        assert_eq!(info.etag, content_etag(b"jpeg"));
+
+        // Back to small: the attribute wins over the metadata file left from before.
+        store
+            .put(&key, b"png".to_vec(), &PutOptions::new("image/png"))
+            .await
+            .unwrap();
+        let info = store.head(&key).await.unwrap().unwrap();
+        assert_eq!(info.content_type.as_deref(), Some("image/png"));
+        assert!(info.metadata.is_empty());
         std::fs::remove_dir_all(&base).unwrap();
     }
 
