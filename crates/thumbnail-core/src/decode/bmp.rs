@@ -115,8 +115,10 @@ impl Seek for Normalised<'_> {
 /// whose runs the `image` crate refuses (a run past its row's end, a delta past the image):
 /// everything is kept that lands inside the image, pixels no run reaches are palette index 0
 /// (as Windows leaves them). Also whether the data stops before the image does (a cut file).
-/// `None` when `input` is not a run-length-encoded BMP with a Windows-layout header.
-pub(super) fn expanded_runs(input: &[u8]) -> Option<(Vec<u8>, bool)> {
+/// `None` when `input` is not a run-length-encoded BMP with a Windows-layout header, or its header
+/// gives more than `max_pixels` pixels: the expansion is allocated from the header alone, before
+/// any decoder has checked it.
+pub(super) fn expanded_runs(input: &[u8], max_pixels: u64) -> Option<(Vec<u8>, bool)> {
     let header = usize::try_from(u32_at(input, FILE_HEADER)?).ok()?;
     let bits = u16::from_le_bytes(input.get(28..30)?.try_into().ok()?);
     let compression = u32_at(input, 30)?;
@@ -126,6 +128,9 @@ pub(super) fn expanded_runs(input: &[u8]) -> Option<(Vec<u8>, bool)> {
     let width = usize::try_from(i32::from_le_bytes(input.get(18..22)?.try_into().ok()?)).ok()?;
     let height = i32::from_le_bytes(input.get(22..26)?.try_into().ok()?);
     let rows = height.unsigned_abs() as usize;
+    if (width as u64).checked_mul(rows as u64)? > max_pixels {
+        return None;
+    }
     let colours = match u32_at(input, 46)? {
         0 => 1 << bits,
         n => (n as usize).min(256),
@@ -243,6 +248,34 @@ mod tests {
         assert_eq!(two, [202, 90]);
         assert_eq!(spliced.seek(SeekFrom::End(-1)).unwrap(), 12);
         assert!(spliced.seek(SeekFrom::Current(-20)).is_err());
+    }
+
+    #[test]
+    fn runs_are_not_expanded_past_the_pixel_limit() {
+        // An RLE8 header of 2,130,706,496 x 48 pixels (a fuzzer's find: expanded, it asked for
+        // 95 GiB before any check), a two-colour palette, and one end-of-bitmap marker.
+        let mut bmp = b"BM".to_vec();
+        bmp.extend(0u32.to_le_bytes()); // file size, unchecked
+        bmp.extend(0u32.to_le_bytes());
+        bmp.extend(62u32.to_le_bytes()); // pixel data offset
+        bmp.extend(40u32.to_le_bytes());
+        bmp.extend(0x7f00_0040_i32.to_le_bytes());
+        bmp.extend(48i32.to_le_bytes());
+        bmp.extend(1u16.to_le_bytes());
+        bmp.extend(8u16.to_le_bytes());
+        bmp.extend(1u32.to_le_bytes()); // RLE8
+        bmp.extend([0; 12]);
+        bmp.extend(2u32.to_le_bytes()); // colours used
+        bmp.extend(0u32.to_le_bytes());
+        bmp.extend([0, 0, 0, 0, 255, 255, 255, 0]);
+        bmp.extend([0, 1]);
+        assert!(expanded_runs(&bmp, 4_000_000).is_none());
+        // The same header at 8x2 is expanded.
+        bmp[18..22].copy_from_slice(&8i32.to_le_bytes());
+        bmp[22..26].copy_from_slice(&2i32.to_le_bytes());
+        let (expanded, cut) = expanded_runs(&bmp, 4_000_000).expect("a small RLE8 bitmap");
+        // An uncompressed BMP: the headers and palette as given, then two rows of eight.
+        assert_eq!((expanded.len(), cut), (62 + 16, false));
     }
 
     #[test]

@@ -32,7 +32,7 @@ pub(super) fn decode(
         // Damaged runs: decoded as far as they go, where the tolerance allows such an error.
         Err(Error::Corrupt { message, .. })
             if format == ImageFormat::Bmp
-                && let Some((expanded, cut)) = bmp::expanded_runs(input) =>
+                && let Some((expanded, cut)) = bmp::expanded_runs(input, limits.max_pixels) =>
         {
             let kind = if cut { Fault::Truncated } else { Fault::Error };
             fault(
