@@ -3,8 +3,8 @@
 //!
 //! [`Pipeline`] is generic over where sources are read ([`ObjectStore`]), where thumbnails are written
 //! (another, or the same, [`ObjectStore`]) and who is told ([`Notifier`]); all are injected, none
-//! global. It runs the [`Engine`](thumbnail_core::Engine) on a blocking thread pool bounded to the number of cores, with one
-//! engine (and its buffers) per thread.
+//! global. It runs the [`Engine`](thumbnail_core::Engine) on threads of its own (as many as it is
+//! given, usually the number of cores), each keeping one engine for its life.
 //!
 //! ```
 //! use thumbnail_core::Presets;
@@ -124,7 +124,8 @@ pub struct Pipeline<S, D, N> {
 }
 
 impl<S: ObjectStore, D: ObjectStore, N: Notifier> Pipeline<S, D, N> {
-    /// A pipeline; image work runs on at most `threads` blocking threads at once.
+    /// A pipeline; image work runs on `threads` threads it starts, which end when it is dropped
+    /// (once their current image is done).
     pub fn new(source: S, dest: D, notifier: N, config: PipelineConfig, threads: usize) -> Self {
         Pipeline {
             source,
