@@ -6,6 +6,7 @@
 //! from another thread's malloc arena and a decode paid page faults that `convert`, whose
 //! threads each keep one engine, does not.
 
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -45,7 +46,18 @@ impl Engines {
                         if job.made.is_closed() {
                             continue;
                         }
-                        let _ = job.made.send(engine.render(&job.bytes, &job.specs));
+                        let rendered = panic::catch_unwind(AssertUnwindSafe(|| {
+                            engine.render(&job.bytes, &job.specs)
+                        }));
+                        match rendered {
+                            Ok(made) => {
+                                let _ = job.made.send(made);
+                            }
+                            // The caller sees the panic (its answer is dropped unsent), as it did
+                            // on the blocking pool; the thread lives on, with a fresh engine, so
+                            // one panic does not take a core away for good.
+                            Err(_) => engine = Engine::new(limits),
+                        }
                     }
                 })
                 .expect("an engine thread starts");
