@@ -46,6 +46,8 @@ fuzz_target!(|data: &[u8]| {
     // Between an eighth and a quarter of the small seeds (40x30): a progressive JPEG's
     // band-limited 1/4 decode.
     let _ = engine.thumbnail(data, &ThumbnailSpec::new("quarter", Size::new(8, 8).unwrap()));
+    // Between a quarter and a half (the same seeds): its 1/2 decode from every first scan.
+    let _ = engine.thumbnail(data, &ThumbnailSpec::new("half", Size::new(12, 12).unwrap()));
     let _ = engine.decode(data, &[]);
     // The most lenient tolerance takes the paths that decode past damage: libjpeg's padding, a
     // PNG read again without checksums and its missing rows filled, a GIF frame with no palette.

@@ -1,6 +1,6 @@
 //! JPEG through libjpeg-turbo (the `mozjpeg` crate): DCT-domain shrink-on-load, and rows decoded
 //! straight into the caller's buffer, so time and memory follow the output size; progressive files
-//! at 1/8 scale through our own DC-only decoder (`progressive`).
+//! below full size through our own decoder of the scans each scale uses (`progressive`).
 //!
 //! libjpeg reports fatal errors through a callback that must not return; the `mozjpeg` crate (and the
 //! handler below) unwind out of it, and every call into the library here runs under `catch_unwind`,
@@ -90,11 +90,12 @@ pub(super) fn decode(
             .markers()
             .any(|m| m.marker == Marker::APP(14) && m.data.starts_with(b"Adobe"));
         // At 1/8 a progressive file needs only its DC scans, at 1/4 those and its lowest AC
-        // bands (see `progressive`); libjpeg would decode and buffer every coefficient of every
-        // scan first. What a cut in a later scan loses, these scales never use: the thumbnail is
-        // what the whole file gives. Damage in the scans they read is refused whatever the
+        // bands, at 1/2 the first scan of every band (see `progressive`); libjpeg would decode
+        // and buffer every coefficient of every scan first. What a cut in a later scan loses (a
+        // refinement, or a band the scale does not use), this path never reads: the thumbnail
+        // is what the whole file gives. Damage in the scans it reads is refused whatever the
         // tolerance: libjpeg, which might decode past it, needs the memory the estimate saved.
-        if matches!(shrink, 4 | 8)
+        if matches!(shrink, 2 | 4 | 8)
             && !cmyk
             && let Some(mut raster) = progressive::decode_scaled(input, shrink, &mut pixels)?
         {

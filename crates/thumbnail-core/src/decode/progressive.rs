@@ -1,4 +1,4 @@
-//! Progressive JPEGs at 1/8 and 1/4 scale from the scans those scales use.
+//! Progressive JPEGs at 1/8, 1/4 and 1/2 scale from the scans those scales use.
 //!
 //! A progressive JPEG sends the DC coefficient of every 8x8 block in its first scan (or first few,
 //! with successive approximation), then the AC coefficients band by band. At 1/8 scale a block
@@ -6,11 +6,16 @@
 //! DC scans are all a 1/8 decode needs. At 1/4 a block becomes 2x2 pixels, the averages of its
 //! quarters, which its DC term and three lowest AC terms (zig-zag 1, 2 and 4) give; a chroma block
 //! of 4:2:0 becomes 4x4 pixels, from its terms of frequencies 0 to 3 each way (which the usual
-//! scripts send in one band from 1 to 63, decoded anyway). Scans whose bands start past what a
-//! component needs are not decoded, nor are refinement scans (which cannot be read without every
-//! coefficient of their band), so those terms keep the precision of their first scan. Every scan not decoded is skipped by searching its entropy-coded data for the next
-//! marker. Memory is a few values per block, where libjpeg keeps the whole image's coefficients
-//! (64 per block) until its last scan has arrived.
+//! scripts send in one band from 1 to 63, decoded anyway). At 1/2 a block becomes 4x4 pixels from
+//! its terms of frequencies 0 to 3 each way (zig-zag up to 24), a 4:2:0 chroma block 8x8 from all
+//! of them: every band is read. Scans whose bands start past what a component needs are not
+//! decoded, nor are refinement scans (which cannot be read without every coefficient of their
+//! band), so those terms keep the precision of their first scan: against libjpeg's decode at the
+//! same scale, 37.6-43.5 dB on the dev corpus' progressive photos (docs/performance.md). Refinement
+//! scans are about half of such a file, and libjpeg's slowest part of it. Every scan not decoded
+//! is skipped by searching its entropy-coded data for the next marker. Memory is the terms each
+//! block keeps, where libjpeg keeps the whole image's coefficients (64 per block) until its last
+//! scan has arrived.
 //!
 //! What this path does not take (baseline or lossless frames, arithmetic coding, 12-bit samples,
 //! CMYK or Adobe RGB, a DNL marker) it hands back to libjpeg by returning `None`. A scan it decodes
@@ -28,7 +33,6 @@ pub(super) fn decode_scaled(
     shrink: u32,
     pixels: &mut Vec<u8>,
 ) -> Result<Option<Raster>, Error> {
-    let band = shrink == 4;
     let mut parser = Parser {
         data: input,
         pos: 0,
@@ -44,7 +48,7 @@ pub(super) fn decode_scaled(
             0xC0 | 0xC1 => return Ok(None),
             0xC2 => {
                 let segment = parser.segment()?;
-                match Frame::parse(segment, band)? {
+                match Frame::parse(segment, shrink)? {
                     Some(parsed) => frame = Some(parsed),
                     None => return Ok(None),
                 }
@@ -79,7 +83,7 @@ pub(super) fn decode_scaled(
                 let data = &input[parser.pos..entropy_end];
                 if scan.spectral_start == 0 {
                     frame.decode_dc_scan(&scan, &tables, data)?;
-                } else if band && scan.approximation_high == 0 {
+                } else if shrink < 8 && scan.approximation_high == 0 {
                     frame.decode_band_scan(&scan, &tables, data)?;
                 }
                 parser.pos = entropy_end;
@@ -517,7 +521,7 @@ struct Component {
     dc: Vec<i32>,
     has_dc: bool,
     /// Samples a block gives across and down: 1 at 1/8; at 1/4, 2, or 4 where the component is
-    /// subsampled (so each is at the output's resolution).
+    /// subsampled (so each is at the output's resolution); at 1/2, 4 or 8.
     side: (usize, usize),
     /// Each AC term's place among a block's kept terms (`UNUSED` where no sample needs it), how
     /// many a block keeps, and the highest zig-zag index kept.
@@ -529,6 +533,8 @@ struct Component {
 }
 
 struct Frame {
+    /// 8, 4 or 2: the output is 1/`shrink` of the image each way.
+    shrink: usize,
     width: usize,
     height: usize,
     h_max: usize,
@@ -539,9 +545,9 @@ struct Frame {
 }
 
 impl Frame {
-    /// A progressive frame header; `None` for one this path does not decode (not 8-bit). With
-    /// `band`, room for the low AC terms too.
-    fn parse(segment: &[u8], band: bool) -> Result<Option<Frame>, Error> {
+    /// A progressive frame header; `None` for one this path does not decode (not 8-bit). Below
+    /// 1/8 (`shrink` 4 or 2), room for the low AC terms too.
+    fn parse(segment: &[u8], shrink: u32) -> Result<Option<Frame>, Error> {
         let short = || corrupt("short frame header");
         let header = segment.get(..6).ok_or_else(short)?;
         if header[0] != 8 {
@@ -575,12 +581,14 @@ impl Frame {
         }
         let h_max = sampling.iter().map(|s| s.1).max().ok_or_else(short)?;
         let v_max = sampling.iter().map(|s| s.2).max().ok_or_else(short)?;
-        // At 1/4, a component subsampled 2:1 gives 4 samples a block that way; other ratios are
-        // left to libjpeg.
-        let side = |max: usize, own: usize| match (band, max / own, max % own) {
-            (false, _, _) => Some(1),
-            (true, 1, 0) => Some(2),
-            (true, 2, 0) => Some(4),
+        // A block gives 8/shrink samples each way; at 1/4 and 1/2, a component subsampled 2:1
+        // gives twice that way, so each is at the output's resolution. Other ratios are left to
+        // libjpeg.
+        let own = 8 / shrink as usize;
+        let side = |max: usize, of: usize| match (own, max / of, max % of) {
+            (1, _, _) => Some(1),
+            (_, 1, 0) => Some(own),
+            (_, 2, 0) => Some(2 * own),
             _ => None,
         };
         if sampling
@@ -598,7 +606,7 @@ impl Frame {
                 let side = (side(h_max, h).unwrap_or(1), side(v_max, v).unwrap_or(1));
                 let mut slots = [UNUSED; 64];
                 let (mut terms, mut highest) = (0, 0);
-                if band {
+                if shrink < 8 {
                     for (k, &natural) in ZIGZAG.iter().enumerate().skip(1) {
                         if natural % 8 < side.0 && natural / 8 < side.1 {
                             slots[k] = terms as u8;
@@ -627,6 +635,7 @@ impl Frame {
             })
             .collect();
         Ok(Some(Frame {
+            shrink: shrink as usize,
             width,
             height,
             h_max,
@@ -810,7 +819,7 @@ impl Frame {
         colour: Colour,
         mut pixels: Vec<u8>,
     ) -> Result<Raster, Error> {
-        let shrink = if self.components[0].terms == 0 { 8 } else { 4 };
+        let shrink = self.shrink;
         let (out_w, out_h) = (self.width.div_ceil(shrink), self.height.div_ceil(shrink));
         let planes: Vec<Plane> = self
             .components
@@ -865,11 +874,11 @@ impl Frame {
         let (width, height) = (c.blocks_w * side_x, c.blocks_h * side_y);
         let (across, down) = (cell_weights(side_x), cell_weights(side_y));
         // Each kept term's weight in each cell's average, dequantised.
-        let kept: Vec<(usize, [f32; 16])> = (1..64)
+        let kept: Vec<(usize, [f32; 64])> = (1..64)
             .filter(|&k| c.slots[k] != UNUSED)
             .map(|k| {
                 let (u, v) = (ZIGZAG[k] % 8, ZIGZAG[k] / 8);
-                let mut weights = [0f32; 16];
+                let mut weights = [0f32; 64];
                 for j in 0..side_y {
                     for i in 0..side_x {
                         weights[j * side_x + i] =
@@ -880,7 +889,7 @@ impl Frame {
             })
             .collect();
         let mut samples = vec![0u8; width * height];
-        let mut cells = [0f32; 16];
+        let mut cells = [0f32; 64];
         let cells = &mut cells[..side_x * side_y];
         for by in 0..c.blocks_h {
             for bx in 0..c.blocks_w {
@@ -1216,21 +1225,28 @@ mod tests {
         (width, height, pixels)
     }
 
+    /// The subsamplings and scan scripts the reduced scales are compared on, at 35 dB.
+    const LOW_BAND_CASES: [Case; 5] = [
+        ("4:4:4", false, (1, 1), false, 35.0),
+        ("grey", true, (1, 1), false, 35.0),
+        ("4:2:2", false, (2, 1), false, 35.0),
+        ("4:2:0", false, (2, 2), false, 35.0),
+        ("4:2:0, optimised scans", false, (2, 2), true, 35.0),
+    ];
+
     #[test]
     fn the_low_bands_give_close_to_what_libjpeg_gives_at_one_quarter() {
         // libjpeg's 1/4 decode is a reduced IDCT of each block, from its terms at full precision;
         // ours averages each cell from the DC and lowest AC terms, at their first scans'
         // precision (and skips the terms of luma bands past the first).
-        against_libjpeg(
-            4,
-            &[
-                ("4:4:4", false, (1, 1), false, 35.0),
-                ("grey", true, (1, 1), false, 35.0),
-                ("4:2:2", false, (2, 1), false, 35.0),
-                ("4:2:0", false, (2, 2), false, 35.0),
-                ("4:2:0, optimised scans", false, (2, 2), true, 35.0),
-            ],
-        );
+        against_libjpeg(4, &LOW_BAND_CASES);
+    }
+
+    #[test]
+    fn the_first_scans_give_close_to_what_libjpeg_gives_at_one_half() {
+        // At 1/2 every band is read (the 4x4 cells of a block use terms up to zig-zag 24, which
+        // the usual scripts send in bands to 63), refinement scans still not.
+        against_libjpeg(2, &LOW_BAND_CASES);
     }
 
     /// A comparison with libjpeg: name, grey, chroma subsampling, optimised scans, floor in dB.
@@ -1320,11 +1336,13 @@ mod tests {
                 .unwrap()
                 .is_none()
         );
-        assert!(
-            decode_scaled(&baseline, 4, &mut Vec::new())
-                .unwrap()
-                .is_none()
-        );
+        for shrink in [4, 2] {
+            assert!(
+                decode_scaled(&baseline, shrink, &mut Vec::new())
+                    .unwrap()
+                    .is_none()
+            );
+        }
     }
 
     #[test]
@@ -1348,7 +1366,7 @@ mod tests {
         for at in (0..jpeg.len()).step_by(7) {
             let mut damaged = jpeg.clone();
             damaged[at] ^= 0x5A;
-            for shrink in [8, 4] {
+            for shrink in [8, 4, 2] {
                 let _ = decode_scaled(&damaged, shrink, &mut Vec::new());
                 let _ = decode_scaled(&jpeg[..at], shrink, &mut Vec::new());
             }
