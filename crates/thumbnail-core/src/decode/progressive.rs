@@ -11,11 +11,11 @@
 //! of them: every band is read. Scans whose bands start past what a component needs are not
 //! decoded, nor are refinement scans (which cannot be read without every coefficient of their
 //! band), so those terms keep the precision of their first scan: against libjpeg's decode at the
-//! same scale, 37.6-43.5 dB on the dev corpus' progressive photos (docs/performance.md). Refinement
-//! scans are about half of such a file, and libjpeg's slowest part of it. Every scan not decoded
-//! is skipped by searching its entropy-coded data for the next marker. Memory is the terms each
-//! block keeps, where libjpeg keeps the whole image's coefficients (64 per block) until its last
-//! scan has arrived.
+//! same scale, 40.7-44.9 dB at 1/4 and 37.6-42.9 dB at 1/2 on the dev corpus' progressive photos
+//! (docs/performance.md). Refinement scans are half or more of such a file, and libjpeg's slowest
+//! part of it. Every scan not decoded is skipped by searching its entropy-coded data for the next
+//! marker. Memory is the terms each block keeps, where libjpeg keeps the whole image's coefficients
+//! (64 per block) until its last scan has arrived.
 //!
 //! What this path does not take (baseline or lossless frames, arithmetic coding, 12-bit samples,
 //! CMYK or Adobe RGB, a DNL marker) it hands back to libjpeg by returning `None`. A scan it decodes
