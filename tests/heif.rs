@@ -124,6 +124,15 @@ fn damaged_heif_files_are_typed_failures() {
     damaged_files_fail_typed("heif/grid.heic", ImageFormat::Heif);
     if ImageFormat::Avif.decodable() {
         damaged_files_fail_typed("avif/8bit.avif", ImageFormat::Avif);
+        // Its first box claiming 2.1 GiB (the fuzz target's find): refused, not allocated.
+        let mut lying = fixture("avif/8bit.avif");
+        lying[..4].copy_from_slice(&0x8950_4E20_u32.to_be_bytes());
+        match Engine::new(Limits::default()).probe(&lying) {
+            Err(Error::Corrupt { message, .. }) => {
+                assert!(message.contains("a box of 2303741472 bytes"), "{message}")
+            }
+            other => panic!("a box past the end of the file: {other:?}"),
+        }
     }
 }
 
