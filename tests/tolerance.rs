@@ -100,3 +100,40 @@ fn tolerances_parse_as_libvips_names_them() {
             .contains("none, truncated, error or warning")
     );
 }
+
+#[test]
+fn a_progressive_jpeg_cut_in_a_scan_its_scaled_decode_reads_is_judged_by_the_tolerance() {
+    // A 1/2-scale thumbnail of a progressive file reads the first scan of every band; cut inside
+    // one (here the luma band from 6 to 63, the fifth scan of libjpeg's script), the file is
+    // thumbnailed with what it holds at `none` and refused at the default, as libjpeg judges it.
+    let photo = thumbnail_tests::jpeg(
+        &thumbnail_tests::textured(640, 480),
+        &thumbnail_tests::JpegOptions {
+            progressive: true,
+            ..Default::default()
+        },
+    );
+    let scans: Vec<usize> = photo
+        .windows(2)
+        .enumerate()
+        .filter(|(_, w)| *w == [0xFF, 0xDA])
+        .map(|(at, _)| at)
+        .collect();
+    let cut = &photo[..(scans[4] + scans[5]) / 2];
+    // 640 wide into a 300 box: 1/2 scale.
+    let spec = ThumbnailSpec::new("half", Size::new(300, 300).unwrap()).with_fit(Fit::Contain);
+    let render = |fail_on| {
+        Engine::new(Limits {
+            fail_on,
+            ..Limits::default()
+        })
+        .render(cut, std::slice::from_ref(&spec))
+    };
+    let lenient = render(FailOn::None).expect("thumbnailed at none");
+    assert_eq!(lenient.thumbnails[0].width, 300);
+    assert!(!lenient.faults.is_empty(), "the cut is reported");
+    assert!(matches!(
+        render(FailOn::default()),
+        Err(Error::Corrupt { .. })
+    ));
+}

@@ -93,16 +93,21 @@ pub(super) fn decode(
         // bands, at 1/2 the first scan of every band (see `progressive`); libjpeg would decode
         // and buffer every coefficient of every scan first. What a cut in a later scan loses (a
         // refinement, or a band the scale does not use), this path never reads: the thumbnail
-        // is what the whole file gives. Damage in the scans it reads is refused whatever the
-        // tolerance: libjpeg, which might decode past it, needs the memory the estimate saved.
-        if matches!(shrink, 2 | 4 | 8)
-            && !cmyk
-            && let Some(mut raster) = progressive::decode_scaled(input, shrink, &mut pixels)?
-        {
-            if let Some(icc) = icc {
-                color::to_srgb(&mut raster, &icc);
+        // is what the whole file gives. Damage in the scans it reads is refused at 1/8 and 1/4
+        // whatever the tolerance: libjpeg, which might decode past it, needs the memory the
+        // estimate saved. At 1/2 the estimate is libjpeg's own, so libjpeg takes a file this path
+        // refuses and judges the damage by the tolerance, as before this path took 1/2.
+        if matches!(shrink, 2 | 4 | 8) && !cmyk {
+            let scaled = match progressive::decode_scaled(input, shrink, &mut pixels) {
+                Err(_) if shrink == 2 => None,
+                decoded => decoded?,
+            };
+            if let Some(mut raster) = scaled {
+                if let Some(icc) = icc {
+                    color::to_srgb(&mut raster, &icc);
+                }
+                return Ok((raster, info));
             }
-            return Ok((raster, info));
         }
         let mut started = if cmyk {
             jpeg.to_colorspace(ColorSpace::JCS_CMYK)
