@@ -5,9 +5,10 @@ batches of runs (hyperfine's) do not. Prints, per command, the median, mean and 
 time and the median CPU time (user + system, children included) over the rounds after the first.
 
 Usage:
-  benches/alternate.py [--rounds N] [--prepare NAME CMD]... --run NAME CMD [--run NAME CMD]...
+  benches/alternate.py [--rounds N] [--json FILE] [--prepare NAME CMD]... --run NAME CMD [--run NAME CMD]...
 
-A command's `--prepare` runs before each of its runs, untimed. Example, the worker at two
+A command's `--prepare` runs before each of its runs, untimed. `--json FILE` also writes the
+figures there, per command: {"median": s, "mean": s, "min": s, "cpu_median": s}. Example, the worker at two
 concurrencies against `convert` (see benches/worker.sh for the setup):
   benches/alternate.py --rounds 25 \\
     --run convert "thumbnail-worker convert -j 2 -p profile -p album-art -o out photos/*" \\
@@ -18,6 +19,7 @@ concurrencies against `convert` (see benches/worker.sh for the setup):
 """
 
 import argparse
+import json
 import resource
 import statistics
 import subprocess
@@ -28,6 +30,7 @@ import time
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--json", metavar="FILE")
     parser.add_argument("--prepare", nargs=2, action="append", default=[], metavar=("NAME", "CMD"))
     parser.add_argument("--run", nargs=2, action="append", required=True, metavar=("NAME", "CMD"))
     args = parser.parse_args()
@@ -55,13 +58,24 @@ def main() -> None:
                 cpu[name].append(
                     after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
                 )
+    figures = {
+        name: {
+            "median": statistics.median(wall[name]),
+            "mean": statistics.mean(wall[name]),
+            "min": min(wall[name]),
+            "cpu_median": statistics.median(cpu[name]),
+        }
+        for name, _ in args.run
+    }
     print(f"{args.rounds} rounds, one run of each command per round")
-    for name, _ in args.run:
-        w = wall[name]
+    for name, f in figures.items():
         print(
-            f"{name:12} median {statistics.median(w):.3f} s  mean {statistics.mean(w):.3f} s  "
-            f"min {min(w):.3f} s  CPU median {statistics.median(cpu[name]):.3f} s"
+            f"{name:12} median {f['median']:.3f} s  mean {f['mean']:.3f} s  "
+            f"min {f['min']:.3f} s  CPU median {f['cpu_median']:.3f} s"
         )
+    if args.json:
+        with open(args.json, "w") as out:
+            json.dump(figures, out)
 
 
 def run(what: str, command: str, quiet: dict) -> None:

@@ -1,17 +1,22 @@
 #!/usr/bin/env bash
 # Times the worker on the local backend (`run --exit-when-idle` over a queue of uploads) beside
-# `convert` on the same files and presets, and `convert -j 2` beside `convert -j 1`: what the queue,
-# the buckets, the manifests and the notifications add to the image work, and how it scales.
+# `convert` on the same files and presets, and `convert -j N` (N = the cores) beside `convert -j 1`:
+# what the queue, the buckets, the manifests and the notifications add to the image work, and how
+# it scales.
 #
 # Usage: benches/worker.sh [DIR]      (default: ../shared/corpus beside the repository)
 # COPIES (default 3) copies of each JPEG and PNG in DIR are uploaded; PRESETS (default the
-# worker's, profile,album-art); RUNS (default 5) runs of each, after one warm-up.
-# Needs: hyperfine (apt-get install -y hyperfine).
+# worker's, profile,album-art); ROUNDS (default 15) rounds, after one warm-up.
+#
+# The three commands are timed in alternation, one run of each per round (benches/alternate.py),
+# and compared by their medians: on a shared machine whose speed drifts by 10-20% from one minute
+# to the next, batches of runs of one command and then of the next (as hyperfine takes them) put
+# the drift into the ratios. The CPU time (user + system, all threads) says how much of a
+# difference is work done and how much is cores left idle.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 dir=$(cd "${1:-$root/../shared/corpus}" && pwd)
-runs=${RUNS:-5} copies=${COPIES:-3} presets=${PRESETS:-profile,album-art}
-command -v hyperfine >/dev/null || { echo "worker.sh needs hyperfine: apt-get install -y hyperfine" >&2; exit 2; }
+rounds=${ROUNDS:-15} copies=${COPIES:-3} presets=${PRESETS:-profile,album-art}
 
 cargo build --release --quiet -p thumbnail-worker --manifest-path "$root/Cargo.toml"
 ours="$root/target/release/thumbnail-worker"
@@ -32,27 +37,27 @@ preset_flags=""
 for preset in ${presets//,/ }; do preset_flags+=" --preset $preset"; done
 cores=$(nproc)
 
-# mean and standard deviation, in seconds, of a command (after one warm-up; PREPARE before each run)
-mean() {
-  hyperfine --warmup 1 --runs "$runs" --export-json "$out/t.json" --output=null \
-    ${PREPARE:+--prepare "$PREPARE"} "$1" >/dev/null 2>&1
-  python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"][0]; print(r["mean"], r["stddev"] or 0)' "$out/t.json"
-}
-
-echo "${#files[@]} images ($copies copies of each in $dir), presets $presets, $runs runs each, $cores cores"
-j1=$(mean "$ours convert -j 1$preset_flags --output-dir $out/convert ${files[*]}")
-jn=$(mean "$ours convert -j $cores$preset_flags --output-dir $out/convert ${files[*]}")
-# Each run starts from the same state: a fresh local backend with the uploads announced.
+echo "${#files[@]} images ($copies copies of each in $dir), presets $presets, $cores cores"
+# Each worker run starts from the same state: a fresh local backend with the uploads in it, which
+# the worker finds and announces itself, as it does on a laptop.
 data="$out/data"
 export THUMBNAIL_LOCAL_DIR="$data" THUMBNAIL_PRESETS="$presets" RUST_LOG=warn
-PREPARE="rm -rf $data && $ours upload ${files[*]} >/dev/null 2>&1"
-worker=$(PREPARE="$PREPARE" mean "$ours run --exit-when-idle")
+"$root/benches/alternate.py" --rounds "$rounds" --json "$out/times.json" \
+  --run "convert-j1" "$ours convert -j 1$preset_flags --output-dir $out/convert ${files[*]}" \
+  --run "convert-j$cores" "$ours convert -j $cores$preset_flags --output-dir $out/convert ${files[*]}" \
+  --prepare worker "rm -rf $data && $ours upload ${files[*]}" \
+  --run worker "$ours run --exit-when-idle"
 made=$(find "$data/buckets/thumbnails" -type f | wc -l)
-python3 - "$j1" "$jn" "$worker" "$cores" "$made" <<'PY'
-import sys
-(j1, _), (jn, jn_sd), (w, w_sd) = (map(float, a.split()) for a in sys.argv[1:4])
-cores, made = sys.argv[4], sys.argv[5]
-print(f"convert -j 1            {j1:7.3f} s")
-print(f"convert -j {cores}            {jn:7.3f} s (sd {jn_sd:.3f})   scaling {j1/jn:.2f}x")
-print(f"worker run, local       {w:7.3f} s (sd {w_sd:.3f})   {w/jn:.2f}x convert -j {cores}; {made} files in the thumbnail bucket")
+python3 - "$out/times.json" "$cores" "$made" <<'PY'
+import json, sys
+times, cores, made = json.load(open(sys.argv[1])), sys.argv[2], sys.argv[3]
+j1, jn, w = times["convert-j1"], times[f"convert-j{cores}"], times["worker"]
+busy = lambda t: t["cpu_median"] / t["median"]
+print()
+print(f"convert -j 1   median {j1['median']:6.3f} s   CPU {j1['cpu_median']:6.3f} s")
+print(f"convert -j {cores}   median {jn['median']:6.3f} s   CPU {jn['cpu_median']:6.3f} s   "
+      f"{busy(jn):.2f} cores busy   scaling {j1['median'] / jn['median']:.2f}x")
+print(f"worker, local  median {w['median']:6.3f} s   CPU {w['cpu_median']:6.3f} s   "
+      f"{busy(w):.2f} cores busy   {w['median'] / jn['median']:.2f}x convert -j {cores} "
+      f"(CPU {w['cpu_median'] / jn['cpu_median']:.2f}x); {made} files in the thumbnail bucket")
 PY
