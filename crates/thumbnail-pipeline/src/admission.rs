@@ -5,31 +5,34 @@ use std::collections::BTreeMap;
 
 use thumbnail_core::Engine;
 use thumbnail_notify::Notifier;
-use thumbnail_storage::{ObjectKey, ObjectStore};
+use thumbnail_storage::{Object, ObjectKey, ObjectStore};
 
 use crate::{Pipeline, ProcessError};
 
 impl<S: ObjectStore, D: ObjectStore, N: Notifier> Pipeline<S, D, N> {
     /// Refuses an image that cannot fit in `budget`, from its size and, when its first bytes hold
     /// the header, its dimensions: one ranged GET instead of a download.
-    /// The answer carries the object's user metadata: it is kept in `metadata`.
+    /// The answer carries the object's user metadata: it is kept in `metadata`. When those first
+    /// bytes were the whole object (most profile pictures are under them), the object is given
+    /// back, so that it is not read a second time.
     pub(crate) async fn admit(
         &self,
         key: &ObjectKey,
         budget: u64,
         metadata: &mut Option<BTreeMap<String, String>>,
-    ) -> Result<(), ProcessError> {
+    ) -> Result<Option<Object>, ProcessError> {
         // Enough for the header behind large EXIF and ICC blocks.
         const HEADER_BYTES: u64 = 256 << 10;
-        let mut head = self.source.get_prefix(key, HEADER_BYTES).await?;
-        *metadata = Some(std::mem::take(&mut head.info.metadata));
+        let head = self.source.get_prefix(key, HEADER_BYTES).await?;
+        *metadata = Some(head.info.metadata.clone());
         let size = head.info.size;
         // Past the byte limit, the download refuses it, for that plainer reason and before reading
         // it: the budget has nothing to add.
         if size > self.config.limits.max_bytes {
-            return Ok(());
+            return Ok(None);
         }
-        self.check_budget(key, &head.bytes, size, budget)
+        self.check_budget(key, &head.bytes, size, budget)?;
+        Ok((head.bytes.len() as u64 == size).then_some(head))
     }
 
     /// Refuses an image of `size` bytes that cannot fit in `budget`, from its size and, when

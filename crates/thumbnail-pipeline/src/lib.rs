@@ -233,19 +233,28 @@ impl<S: ObjectStore, D: ObjectStore, N: Notifier> Pipeline<S, D, N> {
         {
             return Ok(Outcome::AlreadyDone);
         }
-        if let Some(budget) = self.config.memory_budget {
-            self.admit(&object.key, budget, metadata).await?;
-        }
-        let mut source = self
-            .source
-            .get(&object.key, self.config.limits.max_bytes)
-            .await?;
+        let admitted = match self.config.memory_budget {
+            Some(budget) => self.admit(&object.key, budget, metadata).await?,
+            None => None,
+        };
+        // Admitted whole: its every byte was checked already.
+        let checked_whole = admitted.is_some();
+        let mut source = match admitted {
+            Some(whole) => whole,
+            None => {
+                self.source
+                    .get(&object.key, self.config.limits.max_bytes)
+                    .await?
+            }
+        };
         if source.info.metadata.contains_key(PRESET) {
             return Ok(Outcome::Ours);
         }
         let metadata = &*metadata.insert(std::mem::take(&mut source.info.metadata));
         self.metrics.downloaded(source.info.size);
-        if let Some(budget) = self.config.memory_budget {
+        if let Some(budget) = self.config.memory_budget
+            && !checked_whole
+        {
             self.check_budget(&object.key, &source.bytes, source.info.size, budget)?;
         }
         let etag = source.info.etag.clone();

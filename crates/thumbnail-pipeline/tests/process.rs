@@ -1,12 +1,16 @@
 //! Processing one object end to end on the in-memory backends, with mocks only to inject failures.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use common::MockNotifier;
 use thumbnail_core::{Fit, OutputFormat, Presets, Size, ThumbnailSpec};
 use thumbnail_events::CreatedObject;
 use thumbnail_notify::{MemoryNotifier, NotifyError};
 use thumbnail_pipeline::{Outcome, PRESET, Pipeline, PipelineConfig, ProcessError, SOURCE_ETAG};
 use thumbnail_storage::conformance::fetch;
-use thumbnail_storage::{MemoryStore, ObjectKey, ObjectStore, PutOptions};
+use thumbnail_storage::{
+    ListPage, MemoryStore, Object, ObjectInfo, ObjectKey, ObjectStore, PutOptions, StorageError,
+};
 use thumbnail_tests::{JpegOptions, jpeg, png_claiming, quadrants};
 
 mod common;
@@ -357,6 +361,96 @@ async fn images_that_cannot_fit_the_memory_budget_are_refused_from_their_header(
     let refused = pipeline(source, config, 1);
     let error = refused.process(&event).await.unwrap_err();
     assert_eq!(error.reason(), "too_large", "{error}");
+}
+
+/// A memory store that counts the reads of its objects: whole, and of their first bytes.
+#[derive(Debug)]
+struct CountingStore {
+    inner: MemoryStore,
+    gets: AtomicUsize,
+    prefix_gets: AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl ObjectStore for CountingStore {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    async fn get(&self, key: &ObjectKey, max_bytes: u64) -> Result<Object, StorageError> {
+        self.gets.fetch_add(1, Ordering::SeqCst);
+        self.inner.get(key, max_bytes).await
+    }
+
+    async fn get_prefix(&self, key: &ObjectKey, len: u64) -> Result<Object, StorageError> {
+        self.prefix_gets.fetch_add(1, Ordering::SeqCst);
+        self.inner.get_prefix(key, len).await
+    }
+
+    async fn head(&self, key: &ObjectKey) -> Result<Option<ObjectInfo>, StorageError> {
+        self.inner.head(key).await
+    }
+
+    async fn put(
+        &self,
+        key: &ObjectKey,
+        bytes: Vec<u8>,
+        options: &PutOptions,
+    ) -> Result<ObjectInfo, StorageError> {
+        self.inner.put(key, bytes, options).await
+    }
+
+    async fn preview_url(
+        &self,
+        key: &ObjectKey,
+        expires_in: std::time::Duration,
+    ) -> Result<String, StorageError> {
+        self.inner.preview_url(key, expires_in).await
+    }
+
+    async fn list(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: usize,
+    ) -> Result<ListPage, StorageError> {
+        self.inner.list(prefix, start_after, limit).await
+    }
+}
+
+/// With a memory budget the first 256 KiB are read before the download; an upload no larger
+/// than that (most profile pictures) was read whole by it, and is not read again. A larger one is
+/// then downloaded, once.
+#[tokio::test]
+async fn an_upload_the_header_read_got_whole_is_not_downloaded_again() {
+    let mut config = PipelineConfig::new(specs());
+    config.memory_budget = Some(64 << 20);
+    let small = photo();
+    assert!(small.len() < 256 << 10, "{} bytes", small.len());
+    // Past 256 KiB with noise after the image, which decoders ignore.
+    let mut large = small.clone();
+    large.resize(300 << 10, 0x5a);
+    for (bytes, downloads) in [(small, 0), (large, 1)] {
+        let (inner, event) = upload("cat.jpg", bytes).await;
+        let source = CountingStore {
+            inner,
+            gets: AtomicUsize::new(0),
+            prefix_gets: AtomicUsize::new(0),
+        };
+        let pipeline = Pipeline::new(
+            source,
+            MemoryStore::new("thumbs"),
+            MemoryNotifier::new(),
+            config.clone(),
+            1,
+        );
+        assert!(matches!(
+            pipeline.process(&event).await.unwrap(),
+            Outcome::Made { .. }
+        ));
+        assert_eq!(pipeline.source().prefix_gets.load(Ordering::SeqCst), 1);
+        assert_eq!(pipeline.source().gets.load(Ordering::SeqCst), downloads);
+    }
 }
 
 #[tokio::test]
