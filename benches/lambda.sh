@@ -105,7 +105,7 @@ try:
     print(f"whole folder ({len(images)} images, one invocation each): ready in {ready:.1f} ms; peak RSS {peak / 1024:.1f} MiB")
     for name, ms in times:
         print(f"  {name:32} {os.path.getsize(os.path.join(folder, name)) / 1e6:6.1f} MB  {ms:6.0f} ms")
-    print(f"  mean {sum(ms for _, ms in times) / len(times):.0f} ms per image (presets: profile, album-art-small, album-art, preview; S3 get and 4 puts to moto included)")
+    print(f"  mean {sum(ms for _, ms in times) / len(times):.0f} ms per image (presets: profile, album-art-small, album-art, preview; 3 S3 GETs and 5 PUTs to moto included: the manifest, the source's header, the source; 4 thumbnails, the manifest)")
 finally:
     for p in reversed(started):
         p.kill(); p.wait()
