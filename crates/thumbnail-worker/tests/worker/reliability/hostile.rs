@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use thumbnail_tests::{Expect, hostile_corpus, sigterm};
 
-use crate::rig::{Backend, Rig, peak_rss_kib, report};
+use crate::reliability::rig::{Backend, Rig, peak_rss_kib, report};
 
 /// The worker's peak RSS bound, MiB, for this corpus at concurrency 2 (measured: see the report).
 const RSS_BOUND_MIB: u64 = 128;

@@ -539,7 +539,7 @@ fn bad_inputs_give_typed_errors() {
     // Found by the decode fuzz target: a PLTE chunk of 58 bytes (not a multiple of 3) makes the png
     // crate (0.18.1) index past its palette and panic. The engine's guard turns that into this
     // image's error, so a worker thread survives it.
-    let odd_palette = include_bytes!("fixtures/png-odd-palette.png");
+    let odd_palette = include_bytes!("../fixtures/png-odd-palette.png");
     let error = engine_error(odd_palette);
     assert!(
         matches!(

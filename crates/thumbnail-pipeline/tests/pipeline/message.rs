@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use common::MockNotifier;
+use crate::common::MockNotifier;
 use thumbnail_core::Presets;
 use thumbnail_notify::{MemoryNotifier, NotifyError};
 use thumbnail_pipeline::{
@@ -13,8 +13,6 @@ use thumbnail_pipeline::{
 use thumbnail_queue::{MemoryQueue, OutgoingMessage, Queue, ReceiveOptions};
 use thumbnail_storage::{MemoryStore, ObjectKey, ObjectStore, PutOptions};
 use thumbnail_tests::{JpegOptions, jpeg, quadrants};
-
-mod common;
 
 fn event(records: &[(&str, &str)]) -> String {
     let records: Vec<serde_json::Value> = records

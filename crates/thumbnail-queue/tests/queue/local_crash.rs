@@ -40,7 +40,7 @@ async fn a_message_held_by_a_killed_process_comes_back() {
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
-            "child_holds_a_message",
+            "local_crash::child_holds_a_message",
             "--nocapture",
             "--test-threads=1",
         ])

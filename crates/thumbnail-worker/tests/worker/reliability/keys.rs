@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use thumbnail_tests::{JpegOptions, jpeg, quadrants, sigterm};
 
-use crate::rig::{Backend, Rig, report};
+use crate::reliability::rig::{Backend, Rig, report};
 
 /// A key of `len` bytes under `keys/long/`, in segments of at most 200 bytes (a local file name
 /// holds at most 255), ending in `.jpg`.

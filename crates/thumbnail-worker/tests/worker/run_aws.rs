@@ -14,7 +14,7 @@ use thumbnail_tests::{
     quadrants, sigterm,
 };
 
-mod common;
+use crate::common;
 
 fn worker(env: &BTreeMap<String, String>, args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_thumbnail-worker"));

@@ -2,7 +2,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use common::MockNotifier;
+use crate::common::MockNotifier;
 use thumbnail_core::{Fit, OutputFormat, Presets, Size, ThumbnailSpec};
 use thumbnail_events::CreatedObject;
 use thumbnail_notify::{MemoryNotifier, NotifyError};
@@ -12,8 +12,6 @@ use thumbnail_storage::{
     ListPage, MemoryStore, Object, ObjectInfo, ObjectKey, ObjectStore, PutOptions, StorageError,
 };
 use thumbnail_tests::{JpegOptions, jpeg, png_claiming, quadrants};
-
-mod common;
 
 fn specs() -> Vec<ThumbnailSpec> {
     let presets = Presets::builtin();

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use thumbnail_tests::{JpegOptions, jpeg, quadrants};
 
-use crate::rig::{Backend, Random, Rig, report, tail};
+use crate::reliability::rig::{Backend, Random, Rig, report, tail};
 
 fn setting(name: &str, default: usize) -> usize {
     std::env::var(name)

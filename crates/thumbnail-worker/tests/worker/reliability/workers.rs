@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use thumbnail_tests::{JpegOptions, jpeg, quadrants};
 
-use crate::rig::{Backend, Rig, report, tail};
+use crate::reliability::rig::{Backend, Rig, report, tail};
 
 const UPLOADS: usize = 100;
 const WORKERS: usize = 3;

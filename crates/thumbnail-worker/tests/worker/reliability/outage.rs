@@ -13,7 +13,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use crate::rig::{Backend, Rig, cpu_time, report};
+use crate::reliability::rig::{Backend, Rig, cpu_time, report};
 
 /// What the proxy does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

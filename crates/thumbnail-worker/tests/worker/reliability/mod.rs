@@ -6,8 +6,6 @@
 //! The crash suite's size is set by `TEST_THUMBNAIL_CRASH_IMAGES` and `TEST_THUMBNAIL_CRASH_KILLS` (200 and 5
 //! by default; the long mode in docs/reliability.md uses more), and its kill moments by `TEST_THUMBNAIL_SEED`.
 
-#[path = "../common/mod.rs"]
-mod common;
 #[macro_use]
 mod rig;
 mod backfill;

@@ -578,12 +578,12 @@ macro_rules! on_both_backends {
     ($scenario:ident) => {
         #[test]
         fn local() {
-            $scenario($crate::rig::Backend::Local);
+            $scenario($crate::reliability::rig::Backend::Local);
         }
 
         #[test]
         fn aws() {
-            $scenario($crate::rig::Backend::Aws);
+            $scenario($crate::reliability::rig::Backend::Aws);
         }
     };
 }

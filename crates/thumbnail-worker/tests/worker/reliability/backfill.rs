@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use thumbnail_tests::{JpegOptions, jpeg, quadrants};
 
-use crate::rig::{Backend, Rig, report, tail};
+use crate::reliability::rig::{Backend, Rig, report, tail};
 
 const BEFORE: &str = "presets=profile";
 const AFTER: &str = "presets=profile,wide=300x";

@@ -7,7 +7,7 @@ use std::time::Duration;
 use thumbnail_tests::{JpegOptions, free_port, jpeg, quadrants, sigterm};
 
 use crate::common::metric;
-use crate::rig::{Backend, Rig, report};
+use crate::reliability::rig::{Backend, Rig, report};
 
 fn duplicates(backend: Backend) {
     let port = free_port();

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use thumbnail_tests::{JpegOptions, jpeg, quadrants, sigterm};
 
-use crate::rig::{Backend, Rig, report, tail};
+use crate::reliability::rig::{Backend, Rig, report, tail};
 
 #[test]
 fn local() {

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use thumbnail_tests::{JpegOptions, jpeg, quadrants, sigterm};
 
-use crate::rig::{Backend, Rig, report};
+use crate::reliability::rig::{Backend, Rig, report};
 
 fn shutdown_under_load(backend: Backend) {
     const GRACE: u64 = 20;
