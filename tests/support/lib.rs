@@ -313,14 +313,19 @@ pub fn free_port() -> u16 {
 /// Sends SIGTERM to `child` and waits for it to exit, failing the test if that takes longer than
 /// `within`; returns how it exited.
 pub fn sigterm(
+    child: std::process::Child,
+    within: std::time::Duration,
+) -> std::process::ExitStatus {
+    signal(child.id(), "TERM");
+    wait_for_exit(child, within)
+}
+
+/// Waits for `child` to exit, failing the test if that takes longer than `within`; returns how it
+/// exited.
+pub fn wait_for_exit(
     mut child: std::process::Child,
     within: std::time::Duration,
 ) -> std::process::ExitStatus {
-    let signalled = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(signalled.success(), "SIGTERM could not be sent");
     let start = std::time::Instant::now();
     loop {
         if let Some(status) = child.try_wait().expect("the child can be waited for") {
@@ -332,6 +337,17 @@ pub fn sigterm(
         );
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
+}
+
+/// Sends the signal `name` (`TERM`, `STOP`, `CONT`, ...) to the process `pid`, failing the test if
+/// it cannot be sent. `STOP` holds a process exactly where it is, whatever the machine's speed,
+/// until `CONT`.
+pub fn signal(pid: u32, name: &str) {
+    let sent = std::process::Command::new("kill")
+        .args([&format!("-{name}"), &pid.to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(sent.success(), "SIG{name} could not be sent to {pid}");
 }
 
 /// Fails the test, showing the process's standard error, unless it exited successfully.

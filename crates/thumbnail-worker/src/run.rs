@@ -100,6 +100,11 @@ pub async fn run(settings: Settings, exit_when_idle: bool) -> Result<()> {
                 match events.scan(queue.as_ref()).await {
                     Ok(announced) => {
                         scan_elsewhere = announced.is_none();
+                        if scan_elsewhere {
+                            tracing::debug!(
+                                "another worker's scan is under way: waiting for its events"
+                            );
+                        }
                         announced
                     }
                     Err(e) => {

@@ -24,11 +24,12 @@ fn scratch(name: &str) -> PathBuf {
     dir
 }
 
-/// Exits 2 within a second, saying `expected` on standard error.
+/// Exits 2 at once, saying `expected` on standard error. "At once" is well under the 20 s a
+/// receive would wait, with room for a slow start on a busy machine.
 fn refused(output: Output, took: Duration, expected: &str) {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
-    assert!(took < Duration::from_secs(1), "took {took:?}");
+    assert!(took < Duration::from_secs(10), "took {took:?}");
     assert!(stderr.contains(expected), "{stderr:?} lacks {expected:?}");
 }
 

@@ -16,7 +16,11 @@ fn local() {
     let rig = Rig::new(
         Backend::Local,
         "deadline",
-        &[("job_timeout", "2"), ("max_receives", "2")],
+        &[
+            ("job_timeout", "2"),
+            ("max_receives", "2"),
+            ("shutdown_grace", "20"),
+        ],
     )
     .expect("the local backend needs no server");
     let source = rig.env["THUMBNAIL_LOCAL_DIR"].clone() + "/buckets/uploads";
@@ -43,7 +47,7 @@ fn local() {
     });
     let given_up = started.elapsed();
     let stopping = Instant::now();
-    let status = sigterm(worker, Duration::from_secs(15));
+    let status = sigterm(worker, Duration::from_secs(30));
     let stopped = stopping.elapsed();
     assert!(status.success(), "{status}\n{}", tail(&rig.logs(), 30));
 
@@ -67,9 +71,10 @@ fn local() {
         .collect();
     assert_eq!(failed.len(), 1, "{failed:?}");
     assert_eq!(failed[0]["data"]["reason"], "too_many_receives");
+    // Not a speed: a worker that waited on the stuck read would take the whole 20 s grace.
     assert!(
-        stopped < Duration::from_secs(5),
-        "stopped after {stopped:?}"
+        stopped < Duration::from_secs(10),
+        "stopped after {stopped:?}: waited on the stuck read"
     );
     report(
         "deadline",

@@ -372,19 +372,12 @@ impl Rig {
     /// Messages still in the job queue, visible or not (0 once everything is settled).
     pub fn queued(&self) -> usize {
         match &self.aws {
-            None => std::fs::read_dir(self.dir.join("data/queues/thumbnail-jobs/messages"))
-                .map(|entries| {
-                    entries
-                        .filter(|e| {
-                            e.as_ref()
-                                .unwrap()
-                                .path()
-                                .extension()
-                                .is_some_and(|x| x == "json")
-                        })
-                        .count()
-                })
-                .unwrap_or(0),
+            // A missing spool is an error, not an empty queue: a wrong path would otherwise
+            // make every "nothing left" check pass.
+            None => self
+                .spool()
+                .filter(|path| path.extension().is_some_and(|x| x == "json"))
+                .count(),
             Some(aws) => {
                 let (visible, hidden) = aws.depth(&self.runtime, &self.env["THUMBNAIL_QUEUE"]);
                 visible + hidden
@@ -396,15 +389,13 @@ impl Rig {
     pub fn visible(&self) -> usize {
         match &self.aws {
             None => {
-                let spool = self.dir.join("data/queues/thumbnail-jobs/messages");
                 let now = std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
                     .unwrap()
                     .as_millis() as u64;
-                std::fs::read_dir(spool)
-                    .unwrap()
-                    .filter_map(|e| {
-                        let bytes = std::fs::read(e.unwrap().path()).ok()?;
+                self.spool()
+                    .filter_map(|path| {
+                        let bytes = std::fs::read(path).ok()?;
                         serde_json::from_slice::<serde_json::Value>(&bytes).ok()
                     })
                     .filter(|record| record["visible_at_ms"].as_u64().unwrap_or(0) <= now)
@@ -414,7 +405,25 @@ impl Rig {
         }
     }
 
-    /// Waits until `done` holds, failing the test after `timeout`.
+    /// How long [`Rig::wait_for`] sleeps between two looks: a look at the local folders costs
+    /// microseconds; one at the test server is a few requests that compete with the worker's own.
+    fn poll(&self) -> Duration {
+        match self.aws {
+            None => Duration::from_millis(10),
+            Some(_) => Duration::from_millis(100),
+        }
+    }
+
+    /// The files of the local job queue's spool; fails the test when the spool is missing.
+    fn spool(&self) -> impl Iterator<Item = PathBuf> {
+        let spool = self.dir.join("data/queues/thumbnail-jobs/messages");
+        std::fs::read_dir(&spool)
+            .unwrap_or_else(|e| panic!("the job queue's spool {}: {e}", spool.display()))
+            .map(|entry| entry.unwrap().path())
+    }
+
+    /// Waits until `done` holds, looking every few milliseconds, and failing the test after
+    /// `timeout`.
     pub fn wait_for(&self, what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
         let start = Instant::now();
         while !done() {
@@ -423,9 +432,7 @@ impl Rig {
                 "timed out after {timeout:?} waiting for {what}\n{}",
                 tail(&self.logs(), 40)
             );
-            // Not faster: on the test server every look is a few requests that compete with the
-            // worker's own.
-            std::thread::sleep(Duration::from_millis(500));
+            std::thread::sleep(self.poll());
         }
     }
 }

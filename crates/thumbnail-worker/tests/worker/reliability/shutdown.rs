@@ -4,17 +4,21 @@
 
 use std::time::{Duration, Instant};
 
-use thumbnail_tests::{JpegOptions, jpeg, quadrants, sigterm};
+use thumbnail_tests::{JpegOptions, jpeg, quadrants, signal, sigterm, wait_for_exit};
 
 use crate::reliability::rig::{Backend, Rig, report};
 
 fn shutdown_under_load(backend: Backend) {
     const GRACE: u64 = 20;
     let grace = GRACE.to_string();
+    const CONCURRENCY: usize = 2;
     let Some(rig) = Rig::new(
         backend,
         "drain",
-        &[("concurrency", "2"), ("shutdown_grace", &grace)],
+        &[
+            ("concurrency", &CONCURRENCY.to_string()),
+            ("shutdown_grace", &grace),
+        ],
     ) else {
         return;
     };
@@ -42,8 +46,20 @@ fn shutdown_under_load(backend: Backend) {
     rig.wait_for("the first thumbnails", Duration::from_secs(60), || {
         made(&rig) >= 3
     });
+    // Held where it is (SIGSTOP) the moment the third manifest is seen, so the SIGTERM lands
+    // mid-batch however fast the machine: only what it made within one look (10 ms locally, 100 ms
+    // on the test server, each image some fsyncs or requests) can come after the third.
+    signal(worker.id(), "STOP");
+    let held = made(&rig);
+    assert!(
+        held + CONCURRENCY < IMAGES,
+        "{held} of {IMAGES} made within one look: make the batch larger"
+    );
+    // The SIGTERM waits, pending, for the worker to go on.
     let signalled = Instant::now();
-    let status = sigterm(worker, Duration::from_secs(GRACE + 5));
+    signal(worker.id(), "TERM");
+    signal(worker.id(), "CONT");
+    let status = wait_for_exit(worker, Duration::from_secs(GRACE + 5));
     let stopped_in = signalled.elapsed();
     assert!(status.success(), "{status:?}");
     assert!(stopped_in < Duration::from_secs(GRACE), "{stopped_in:?}");
@@ -53,7 +69,10 @@ fn shutdown_under_load(backend: Backend) {
     let done = made(&rig);
     let keys = rig.thumbnail_keys();
     assert_eq!(keys.len(), done * 3, "half-made images: {keys:?}");
-    assert!(done < IMAGES, "stopped before the end");
+    assert!(
+        done < IMAGES,
+        "made all {IMAGES} after SIGTERM ({held} when it came)"
+    );
     let (left, visible) = (rig.queued(), rig.visible());
     assert_eq!(left, IMAGES - done);
     assert_eq!(visible, left, "messages left hidden");
@@ -69,8 +88,8 @@ fn shutdown_under_load(backend: Backend) {
         "shutdown",
         backend,
         &format!(
-            "shutdown under load ({backend:?}): SIGTERM after {done} of {IMAGES} images, exit 0 in \
-             {:.2} s (grace {GRACE} s), {left} messages left, all visible; the next worker did them",
+            "shutdown under load ({backend:?}): SIGTERM after {held} of {IMAGES} images ({done} made \
+             by the stop), exit 0 in {:.2} s (grace {GRACE} s), {left} messages left, all visible; the next worker did them",
             stopped_in.as_secs_f64()
         ),
     );

@@ -87,7 +87,10 @@ on_both_backends!(three_workers);
 /// free, and makes the upload, rather than exiting at once with the upload unmade.
 #[test]
 fn a_scan_under_way_elsewhere_is_not_an_empty_queue() {
-    let rig = Rig::new(Backend::Local, "scan-elsewhere", &[]).expect("the local backend");
+    let mut rig = Rig::new(Backend::Local, "scan-elsewhere", &[]).expect("the local backend");
+    // Each scan that gives way is logged at debug level: the test counts them.
+    rig.env
+        .insert("RUST_LOG".into(), "info,thumbnail_worker::run=debug".into());
     rig.upload(
         "late.jpg",
         &jpeg(&quadrants(320, 240), &JpegOptions::default()),
@@ -97,7 +100,11 @@ fn a_scan_under_way_elsewhere_is_not_an_empty_queue() {
     let lock = std::fs::File::create(ledger.join("uploads.lock")).unwrap();
     lock.lock().unwrap();
     let mut worker = rig.spawn(&["run", "--exit-when-idle"]);
-    std::thread::sleep(Duration::from_millis(2500));
+    // Not a time but a count: the worker found the lock held on three turns and is still there.
+    const GAVE_WAY: &str = "another worker's scan is under way";
+    rig.wait_for("three scans that gave way", Duration::from_secs(60), || {
+        rig.logs().matches(GAVE_WAY).count() >= 3 || worker.try_wait().unwrap().is_some()
+    });
     let waited = worker.try_wait().unwrap().is_none();
     lock.unlock().unwrap();
     let status = rig.wait_exit(&mut worker, Duration::from_secs(60));
