@@ -155,7 +155,8 @@ settings! {
     local_dir: PathBuf = PathBuf::from("thumbnail-data"), parse::path;
     /// Bucket where uploads land (default `uploads`).
     source_bucket: String = "uploads".into(), parse::name;
-    /// Bucket thumbnails are written to (default `thumbnails`; may equal the source bucket).
+    /// Bucket thumbnails are written to (default `thumbnails`; may equal the source bucket, with a
+    /// `dest_prefix`).
     dest_bucket: String = "thumbnails".into(), parse::name;
     /// Key prefix of the thumbnails, without a slash at either end (default: none).
     dest_prefix: String = String::new(), parse::prefix;
@@ -312,7 +313,22 @@ impl Settings {
                 .ok_or_else(|| invalid("expected KEY=VALUE".into()))?;
             settings.apply(key.trim(), value).map_err(invalid)?;
         }
+        settings.check_buckets()?;
         Ok(settings)
+    }
+
+    /// Thumbnails written where uploads land, under no prefix of their own, would each come back
+    /// as an upload: every manifest would then fail as an unsupported image.
+    fn check_buckets(&self) -> Result<(), ConfigError> {
+        if self.source_bucket == self.dest_bucket && self.dest_prefix.is_empty() {
+            return Err(ConfigError::Invalid {
+                origin: format!("dest_bucket = source_bucket = {}", self.dest_bucket),
+                reason: "thumbnails in the source bucket need a dest_prefix (e.g. thumbnails), \
+                         or each would come back as an upload"
+                    .into(),
+            });
+        }
+        Ok(())
     }
 
     /// The settings of a process configured by its environment alone (the Lambda convention).
@@ -519,6 +535,24 @@ mod tests {
             "[presets.profile]\nformat = [\"webp\", \"gif\"]\n",
         );
         assert!(error.contains("preset profile: format"), "{error}");
+    }
+
+    #[test]
+    fn thumbnails_in_the_source_bucket_need_a_prefix() {
+        let same = [
+            ("THUMBNAIL_SOURCE_BUCKET", "photos"),
+            ("THUMBNAIL_DEST_BUCKET", "photos"),
+        ];
+        let error = Settings::load(None, env(&same), &[])
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            error,
+            "dest_bucket = source_bucket = photos: thumbnails in the source bucket need a \
+             dest_prefix (e.g. thumbnails), or each would come back as an upload"
+        );
+        let prefixed = Settings::load(None, env(&same), &["dest_prefix=thumbs".to_owned()]);
+        assert_eq!(prefixed.unwrap().dest_prefix, "thumbs");
     }
 
     #[test]

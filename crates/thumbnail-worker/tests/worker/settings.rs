@@ -73,6 +73,25 @@ fn zero_concurrency_visibility_and_unknown_variables_are_refused_from_every_sour
     assert!(!dir.join("data").exists());
 }
 
+/// Thumbnails in the source bucket under no prefix would come back as uploads, each then failing:
+/// refused when the settings load, before anything runs (the check is the settings', the same for
+/// either backend and for the Lambda function).
+#[test]
+fn thumbnails_in_the_source_bucket_without_a_prefix_are_refused() {
+    let dir = scratch("same-bucket");
+    let (output, took) = worker(
+        &dir,
+        &["run", "--exit-when-idle"],
+        &[("THUMBNAIL_DEST_BUCKET", "uploads")],
+    );
+    refused(
+        output,
+        took,
+        "thumbnails in the source bucket need a dest_prefix",
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn help_lists_every_variable_and_the_exit_codes() {
     let output = Command::new(env!("CARGO_BIN_EXE_thumbnail-worker"))
