@@ -40,7 +40,8 @@ pub fn signature(secret: &[u8], timestamp: u64, body: &[u8]) -> String {
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
 
-/// POSTs each notification to a URL, signed; retries connection failures, 429 and 5xx answers.
+/// POSTs each notification to a URL, signed; retries connection failures, 429, 5xx and 3xx
+/// answers (a redirect is never followed).
 pub struct WebhookNotifier {
     client: reqwest::Client,
     url: reqwest::Url,
@@ -73,8 +74,13 @@ impl WebhookNotifier {
                 message: "a webhook needs a secret to sign with".into(),
             });
         }
+        // No redirects: a 301/302 would turn the POST into a GET without body that counts as
+        // delivered, and a 307 would re-post the signed body to another host; a 3xx is a failure.
+        // No `Referer` either: it would carry the URL's token.
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
+            .redirect(reqwest::redirect::Policy::none())
+            .referer(false)
             .build()
             .map_err(|e| config(e.to_string()))?;
         // The URL may carry a token in its query: the name keeps the host and path only.
@@ -105,13 +111,17 @@ impl WebhookNotifier {
             .body(body.to_vec())
             .send()
             .await
-            .map_err(|e| (true, format!("{e}")))?;
+            // Without the URL, whose query may hold a token: the message reaches the log.
+            .map_err(|e| (true, format!("{}", e.without_url())))?;
         let status = response.status();
         if status.is_success() {
             return Ok(());
         }
-        let retryable =
-            status.is_server_error() || status.as_u16() == 429 || status.as_u16() == 408;
+        // A redirect is retried, as a receiver that moved may be configured again meanwhile.
+        let retryable = status.is_server_error()
+            || status.is_redirection()
+            || status.as_u16() == 429
+            || status.as_u16() == 408;
         Err((retryable, format!("the receiver answered {status}")))
     }
 }

@@ -368,6 +368,72 @@ async fn a_webhook_that_stays_down_fails_as_transient_after_its_retries() {
     assert!(receiver.deliveries().is_empty());
 }
 
+/// A receiver that answers every request with `status` and a `Location` of `to`: the notifier must
+/// not follow it (a 301/302 would turn the POST into a GET without body, counted as delivered; a
+/// 307 would re-post the signed body to `to`), and fails, retryably.
+fn redirector(status: u16, to: &str) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let to = to.to_owned();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap_or(0) == 1 {
+                head.push(byte[0]);
+            }
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status} Moved\r\nLocation: {to}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+        }
+    });
+    format!("http://127.0.0.1:{port}/hook?token=hook-token-42")
+}
+
+#[tokio::test]
+async fn a_webhook_redirect_is_a_failure_never_followed() {
+    let elsewhere = WebhookReceiver::start("k", vec![]);
+    for status in [302, 307] {
+        let notifier = WebhookNotifier::new(&redirector(status, &elsewhere.url), b"k").unwrap();
+        let error = notifier
+            .publish(&Notification::new("s", "t", serde_json::json!({})))
+            .await
+            .unwrap_err();
+        assert!(error.is_retryable(), "{status}: {error:?}");
+        assert!(
+            error.to_string().contains(&status.to_string()),
+            "{status}: {error}"
+        );
+    }
+    assert!(
+        elsewhere.deliveries().is_empty(),
+        "a redirect was followed: {:?}",
+        elsewhere.deliveries()
+    );
+}
+
+#[tokio::test]
+async fn a_webhook_url_token_never_reaches_an_error() {
+    // A port nothing listens on: the connection error is what reaches the log.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}/hook?token=hook-token-42");
+    let notifier = WebhookNotifier::new(&url, b"k").unwrap();
+    let error = notifier
+        .publish(&Notification::new("s", "t", serde_json::json!({})))
+        .await
+        .unwrap_err();
+    assert!(error.is_retryable(), "{error:?}");
+    let shown = format!("{error} {error:?}");
+    assert!(!shown.contains("hook-token-42"), "{shown}");
+}
+
 #[tokio::test]
 async fn several_notifiers_at_once_conform() {
     let receiver = WebhookReceiver::start("k", vec![]);
