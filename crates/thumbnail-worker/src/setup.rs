@@ -98,18 +98,7 @@ async fn configure_queue(
     queue_arn: &str,
     dlq_arn: &str,
 ) -> Result<()> {
-    let source_arn = format!("arn:aws:s3:::{}", settings.source_bucket);
-    let policy = serde_json::json!({
-        "Version": "2012-10-17",
-        "Statement": [{
-            "Sid": "source-bucket-notifications",
-            "Effect": "Allow",
-            "Principal": {"Service": "s3.amazonaws.com"},
-            "Action": "sqs:SendMessage",
-            "Resource": queue_arn,
-            "Condition": {"ArnEquals": {"aws:SourceArn": source_arn}},
-        }],
-    });
+    let policy = queue_policy(&settings.source_bucket, queue_arn)?;
     // The pipeline's own limit: it announces and dead-letters a message on its last receive,
     // before the redrive would move it without a word.
     let redrive = serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": settings.max_receives.to_string()});
@@ -221,9 +210,50 @@ fn shell_quote(value: &str) -> String {
     format!("'{}'", value.replace('\'', r"'\''"))
 }
 
+/// The queue policy that lets S3 send the source bucket's events, and no other bucket's: the
+/// bucket by name and, since a bucket name can be taken by another account once deleted, the
+/// queue's own account as the sender, as the deploy templates have it.
+fn queue_policy(source_bucket: &str, queue_arn: &str) -> Result<serde_json::Value> {
+    // arn:PARTITION:sqs:REGION:ACCOUNT:NAME
+    let fields: Vec<&str> = queue_arn.split(':').collect();
+    let (partition, account) = match fields[..] {
+        ["arn", partition, "sqs", _, account, _] if !account.is_empty() => (partition, account),
+        _ => anyhow::bail!("the queue's ARN {queue_arn:?} names no account"),
+    };
+    Ok(serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "source-bucket-notifications",
+            "Effect": "Allow",
+            "Principal": {"Service": "s3.amazonaws.com"},
+            "Action": "sqs:SendMessage",
+            "Resource": queue_arn,
+            "Condition": {
+                "ArnEquals": {"aws:SourceArn": format!("arn:{partition}:s3:::{source_bucket}")},
+                "StringEquals": {"aws:SourceAccount": account},
+            },
+        }],
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_queue_policy_names_the_bucket_and_the_account() {
+        let policy = queue_policy("photos", "arn:aws-cn:sqs:cn-north-1:123456789012:jobs").unwrap();
+        let condition = &policy["Statement"][0]["Condition"];
+        assert_eq!(
+            condition["ArnEquals"]["aws:SourceArn"],
+            "arn:aws-cn:s3:::photos"
+        );
+        assert_eq!(
+            condition["StringEquals"]["aws:SourceAccount"],
+            "123456789012"
+        );
+        assert!(queue_policy("photos", "not-an-arn").is_err());
+    }
 
     #[test]
     fn values_are_quoted_for_the_shell() {

@@ -422,7 +422,30 @@ async fn setup_keeps_the_bucket_notifications_it_did_not_write() {
         .await
         .unwrap();
 
-    set_up("shared", &n, &[("THUMBNAIL_SOURCE_BUCKET", bucket.clone())]);
+    let env = set_up("shared", &n, &[("THUMBNAIL_SOURCE_BUCKET", bucket.clone())]);
+    // The queue takes the bucket's events only from S3 acting for the queue's own account.
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let attributes = sqs
+        .get_queue_attributes()
+        .queue_url(&env["THUMBNAIL_QUEUE"])
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::Policy)
+        .send()
+        .await
+        .unwrap();
+    let policy: serde_json::Value = serde_json::from_str(
+        &attributes.attributes().unwrap()[&aws_sdk_sqs::types::QueueAttributeName::Policy],
+    )
+    .unwrap();
+    let condition = &policy["Statement"][0]["Condition"];
+    assert_eq!(
+        condition["ArnEquals"]["aws:SourceArn"],
+        format!("arn:aws:s3:::{bucket}")
+    );
+    let account = condition["StringEquals"]["aws:SourceAccount"].as_str();
+    assert!(
+        account.is_some_and(|a| a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit())),
+        "{policy}"
+    );
     let after = s3
         .get_bucket_notification_configuration()
         .bucket(&bucket)
