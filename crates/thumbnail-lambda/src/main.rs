@@ -10,6 +10,10 @@ use thumbnail_parts::Parts;
 use thumbnail_parts::logs::{self, LogFormat};
 
 fn main() -> Result<(), lambda_runtime::Error> {
+    // Lambda starts the function without arguments; any argument is a person asking.
+    if let Some(argument) = std::env::args().nth(1) {
+        std::process::exit(usage(&argument));
+    }
     // glibc raises its mmap threshold as large buffers are freed, after which later large buffers
     // come from the heap and are never given back: a warm function's resident memory then creeps
     // up image after image (measured: 101 MiB after six photos, 75 MiB with the threshold fixed).
@@ -58,4 +62,24 @@ async fn serve() -> Result<(), lambda_runtime::Error> {
         },
     ))
     .await
+}
+
+/// What `--help` prints (exit 0); any other argument is a usage error (exit 2).
+fn usage(argument: &str) -> i32 {
+    let help = matches!(argument, "-h" | "--help");
+    let mut text = String::from(
+        "thumbnail-lambda: the thumbnail pipeline as an AWS Lambda function. The Lambda runtime \
+         starts it, without arguments; it takes SQS, S3 and SNS events and is configured by \
+         these variables:\n",
+    );
+    for setting in thumbnail_config::SETTINGS {
+        text.push_str(&format!("  {}\n", setting.variable()));
+    }
+    if help {
+        print!("{text}");
+        0
+    } else {
+        eprint!("thumbnail-lambda: unexpected argument {argument:?}\n\n{text}");
+        2
+    }
 }

@@ -2,4 +2,5 @@
 //! recorded events, and the function under the runtime emulator against the S3/SQS/SNS test server.
 
 mod handler;
+mod usage;
 mod watch_aws;
