@@ -367,6 +367,51 @@ async fn dead_letters_are_listed_escaped_and_replayed_to_the_queue() {
     );
 }
 
+/// Views of the console at the same moment each list every dead letter (a listing takes none from
+/// the queue), and a replay of a listed letter finds it while they look.
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_views_list_every_dead_letter_and_a_replay_finds_its_own() {
+    let served = served("dead-views").await;
+    const LETTERS: usize = 200;
+    for i in 0..LETTERS {
+        let event =
+            thumbnail_events::created_event("test", "uploads", &format!("d{i}.jpg"), 10, None);
+        served.dead.send(OutgoingMessage::new(event)).await.unwrap();
+    }
+    let (_, _, first) = get(served.port, "/fragments/status").await;
+    let replayed = attribute(&String::from_utf8(first).unwrap(), "data-replay");
+    let views: Vec<_> = (0..4)
+        .map(|_| tokio::spawn(get(served.port, "/fragments/status")))
+        .collect();
+    let replay = tokio::spawn(post(
+        served.port,
+        format!("POST /dead-letters/{replayed}/replay\nX-Thumbnail-Console: 1"),
+        vec![],
+    ));
+    assert_eq!(
+        replay.await.unwrap().0,
+        200,
+        "the replay did not find its letter"
+    );
+    for view in views {
+        let (status, _, fragment) = view.await.unwrap();
+        assert_eq!(status, 200);
+        let listed = String::from_utf8(fragment)
+            .unwrap()
+            .matches("class=\"dead-letter\"")
+            .count();
+        // Before or after the replay, each view shows every letter there was.
+        assert!(
+            listed == LETTERS || listed == LETTERS - 1,
+            "a view listed {listed} of {LETTERS}"
+        );
+    }
+    assert_eq!(
+        served.dead.depth().await.unwrap().total(),
+        LETTERS as u64 - 1
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn health_turns_503_when_stopping_and_metrics_are_openmetrics() {
     let served = served("ops").await;

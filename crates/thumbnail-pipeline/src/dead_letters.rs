@@ -72,12 +72,14 @@ pub async fn put_back(queue: &dyn Queue, held: Vec<Delivery>) -> Result<(), Queu
     Ok(())
 }
 
-/// Lists the dead letters, holding them for as short a time as reading takes.
+/// The most dead letters a listing shows.
+pub const LIST_LIMIT: usize = 1000;
+
+/// Lists the dead letters (at most [`LIST_LIMIT`]), taking none: a replay or another listing at
+/// the same time finds every one (see [`Queue::peek`] for SQS's one instant).
 pub async fn list(dead_letters: &dyn Queue) -> Result<Vec<DeadLetter>, QueueError> {
-    let held = take_all(dead_letters, Duration::from_secs(30)).await?;
-    let listed = held.iter().map(DeadLetter::of).collect();
-    put_back(dead_letters, held).await?;
-    Ok(listed)
+    let shown = dead_letters.peek(LIST_LIMIT).await?;
+    Ok(shown.iter().map(DeadLetter::of).collect())
 }
 
 /// Moves the dead letters that `select` picks back to `queue`, as new messages; the others stay.

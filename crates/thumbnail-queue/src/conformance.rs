@@ -25,6 +25,7 @@ pub async fn run(queue: &dyn Queue) {
     visibility_timeout_redelivers(queue).await;
     extend_keeps_a_message_hidden(queue).await;
     an_empty_queue_long_polls(queue).await;
+    peek_shows_messages_taking_none(queue).await;
     depth_counts_messages_by_state(queue).await;
 }
 
@@ -189,4 +190,30 @@ pub async fn depth_counts_messages_by_state(queue: &dyn Queue) {
         1,
         "the delayed one"
     );
+}
+
+/// A peek shows what the queue holds, without receipts, and takes nothing: every message is still
+/// there for a receive right after, and a peek of fewer shows fewer.
+pub async fn peek_shows_messages_taking_none(queue: &dyn Queue) {
+    for i in 0..3 {
+        let message =
+            OutgoingMessage::new(format!("peeked {i}")).with_attribute("n", i.to_string());
+        queue.send(message).await.expect("send");
+    }
+    let shown = queue.peek(100).await.expect("peek");
+    let bodies: BTreeSet<&str> = shown.iter().map(|d| d.body.as_str()).collect();
+    assert_eq!(bodies, BTreeSet::from(["peeked 0", "peeked 1", "peeked 2"]));
+    assert!(shown.iter().all(|d| !d.has_receipt()), "{shown:?}");
+    assert!(
+        shown.iter().all(|d| d.attributes.contains_key("n")),
+        "{shown:?}"
+    );
+    assert_eq!(queue.peek(2).await.expect("peek").len(), 2);
+    // Nothing was taken: a receive at once gets all three.
+    let taken = queue
+        .receive(&options(Duration::ZERO, SHORT))
+        .await
+        .expect("receive");
+    assert_eq!(taken.len(), 3, "a peek hid messages: {taken:?}");
+    queue.ack_batch(taken).await.expect("ack");
 }

@@ -205,4 +205,10 @@ pub trait Queue: Send + Sync + Debug {
 
     /// How many messages the queue holds, by state.
     async fn depth(&self) -> Result<Depth, QueueError>;
+
+    /// Up to `max` of the messages the queue holds, visible or not, for a person to read, taking
+    /// none from anyone. The local spool and memory show them as they are, changing nothing. SQS
+    /// shows only what it hands out: there each is received and given back at once, and a receive
+    /// in that instant may miss it. The deliveries carry no receipt: they settle nothing.
+    async fn peek(&self, max: usize) -> Result<Vec<Delivery>, QueueError>;
 }

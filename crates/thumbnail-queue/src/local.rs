@@ -338,6 +338,29 @@ impl Queue for LocalQueue {
             .await
     }
 
+    async fn peek(&self, max: usize) -> Result<Vec<Delivery>, QueueError> {
+        self.run("peek", move |spool| {
+            let mut shown = Vec::new();
+            for path in spool.list()? {
+                if shown.len() == max {
+                    break;
+                }
+                match spool.read(&path) {
+                    Ok(record) => shown.push(record.view()),
+                    // Acknowledged since the listing, or unreadable (set aside by a receive).
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            io::ErrorKind::NotFound | io::ErrorKind::InvalidData
+                        ) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(shown)
+        })
+        .await
+    }
+
     async fn depth(&self) -> Result<Depth, QueueError> {
         self.run("depth", |spool| {
             let now = now_ms();

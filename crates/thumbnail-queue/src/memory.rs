@@ -113,6 +113,10 @@ impl Queue for MemoryQueue {
         })
     }
 
+    async fn peek(&self, max: usize) -> Result<Vec<Delivery>, QueueError> {
+        Ok(self.lock().iter().take(max).map(Record::view).collect())
+    }
+
     async fn depth(&self) -> Result<Depth, QueueError> {
         let now = now_ms();
         let mut depth = Depth::default();

@@ -81,6 +81,19 @@ impl Record {
         }
     }
 
+    /// The record as a delivery that settles nothing (no receipt), for [`crate::Queue::peek`].
+    pub fn view(&self) -> Delivery {
+        Delivery {
+            id: self.id.clone(),
+            body: self.body.clone(),
+            attributes: self.attributes.clone(),
+            receive_count: self.receive_count,
+            receipt: String::new(),
+            sent_at: (self.sent_at_ms > 0)
+                .then(|| UNIX_EPOCH + Duration::from_millis(self.sent_at_ms)),
+        }
+    }
+
     /// Whether `receipt` is that of the latest delivery of this record.
     pub fn matches(&self, receipt: &str) -> bool {
         self::receipt(&self.id, self.receive_count) == receipt

@@ -255,6 +255,42 @@ impl Queue for SqsQueue {
         Ok(())
     }
 
+    async fn peek(&self, max: usize) -> Result<Vec<Delivery>, QueueError> {
+        // SQS shows a message only by handing it out: each is held for the moment the listing
+        // takes (at most PEEK_HOLD, should this process die meanwhile), then given back at once.
+        const PEEK_HOLD: Duration = Duration::from_secs(5);
+        let options = ReceiveOptions {
+            max_messages: crate::MAX_BATCH,
+            wait: Duration::ZERO,
+            visibility: PEEK_HOLD,
+        };
+        let mut held = Vec::new();
+        while held.len() < max {
+            let batch = self.receive(&options).await?;
+            if batch.is_empty() {
+                break;
+            }
+            held.extend(batch);
+        }
+        // Copies that settle nothing: no receipt.
+        let shown = held
+            .iter()
+            .take(max)
+            .map(|d| Delivery {
+                id: d.id.clone(),
+                body: d.body.clone(),
+                attributes: d.attributes.clone(),
+                receive_count: d.receive_count,
+                receipt: String::new(),
+                sent_at: d.sent_at,
+            })
+            .collect();
+        for delivery in held {
+            self.release(delivery, Duration::ZERO).await?;
+        }
+        Ok(shown)
+    }
+
     async fn depth(&self) -> Result<Depth, QueueError> {
         use QueueAttributeName as A;
         let output = self
