@@ -85,7 +85,7 @@ impl<S: ObjectStore, D: ObjectStore, N: Notifier> Pipeline<S, D, N> {
         let mut retry = false;
         let mut failures = Vec::new();
         for record in &message.records {
-            let notice = match record {
+            let mut notice = match record {
                 Record::Created(object) if given_up.is_some() => {
                     let why = given_up.as_deref().unwrap_or_default();
                     self.metrics.failure(FailureReason::TooManyReceives);
@@ -150,9 +150,15 @@ impl<S: ObjectStore, D: ObjectStore, N: Notifier> Pipeline<S, D, N> {
             tracing::warn!(reason = %notice.error, "permanent failure");
             let notification = notice.notification(&self.preset_names());
             if let Err(e) = self.notifier.publish(&notification).await {
-                // The failure must reach the user: try the whole message again later.
                 tracing::warn!(error = %e, "could not announce a failure");
-                retry |= e.is_retryable();
+                if given_up.is_none() {
+                    // The failure must reach the user: try the whole message again later.
+                    retry |= e.is_retryable();
+                } else {
+                    // No later receive: the dead letter keeps the failure, and that it was not
+                    // announced, whatever stage is down.
+                    notice.error = format!("{} (not announced: {e})", notice.error);
+                }
             }
             failures.push(notice);
         }

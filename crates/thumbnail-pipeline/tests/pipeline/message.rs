@@ -216,6 +216,19 @@ async fn an_outage_asks_for_a_retry_later_each_time_later() {
         }
     );
     assert!(retry_delay(3) > retry_delay(1));
+    // On the last receive the message is dead-lettered, though its failure cannot be announced
+    // either: an outage of the notifier must not keep it in the queue for ever.
+    let Disposition::DeadLetter { reason, codes } = pipeline.handle(&body, MAX_RECEIVES).await
+    else {
+        panic!("not dead-lettered on the last receive")
+    };
+    assert_eq!(codes, [FailureReason::TooManyReceives]);
+    assert!(
+        reason.contains("received 5 times")
+            && reason.contains("not announced: ")
+            && reason.contains("throttled"),
+        "{reason}"
+    );
 }
 
 #[tokio::test]
