@@ -258,7 +258,7 @@ impl<S: ObjectStore, D: ObjectStore, N: Notifier> Handler<S, D, N> {
             let limit = self.limit(deadline);
             let settlement = async {
                 let disposition = self.pipeline.handle(&body, receive_count).await;
-                tracing::info!(?disposition, "settling");
+                disposition.log();
                 disposition
                     .settlement(&body, receive_count, self.dead_letters.as_deref())
                     .await

@@ -36,7 +36,7 @@ pub mod logs;
 
 pub use local_events::{LocalEvents, WatchError};
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -46,7 +46,7 @@ use thumbnail_notify::{
 };
 use thumbnail_pipeline::Pipeline;
 use thumbnail_queue::{LocalQueue, Queue, QueueError};
-use thumbnail_storage::links::{LinkSigner, SecretError};
+use thumbnail_storage::links::{LinkSigner, SecretError, shared_permissions};
 use thumbnail_storage::{LocalStore, ObjectStore, StorageError};
 
 /// A store of either backend.
@@ -76,6 +76,14 @@ pub enum PartsError {
     /// The local source folder cannot be watched.
     #[error(transparent)]
     Watch(#[from] WatchError),
+    /// The local backend's folder cannot be made.
+    #[error("the local folder {path}: {source}")]
+    LocalDir {
+        /// The folder (`local_dir`).
+        path: PathBuf,
+        /// What the system said.
+        source: std::io::Error,
+    },
     /// The settings ask for the AWS backend, and this build has none.
     #[error(
         "THUMBNAIL_BACKEND=aws, but this program was built without the `aws` feature; rebuild with it"
@@ -115,7 +123,10 @@ impl Parts {
     #[cfg_attr(not(feature = "aws"), allow(unused_variables))]
     async fn connect_with(settings: Settings, uploads: bool) -> Result<Self, PartsError> {
         let backend = match settings.backend {
-            Backend::Local => Connection::Local,
+            Backend::Local => {
+                private_dir(&settings.local_dir)?;
+                Connection::Local
+            }
             #[cfg(feature = "aws")]
             Backend::Aws if uploads => {
                 Connection::Aws(Box::new(aws::Aws::load_for_uploads().await))
@@ -155,12 +166,10 @@ impl Parts {
         let (Connection::Local, Some(base)) = (&self.backend, self.settings.console_base()) else {
             return Ok(None);
         };
-        let dir = &self.settings.local_dir;
-        std::fs::create_dir_all(dir).map_err(|source| SecretError::new(dir, source))?;
-        Ok(Some(LinkSigner::load_or_create(
-            &base,
-            &dir.join("link-secret"),
-        )?))
+        let secret = self.settings.local_dir.join("link-secret");
+        let signer = LinkSigner::load_or_create(&base, &secret)?;
+        warn_if_shared(&secret);
+        Ok(Some(signer))
     }
 
     /// The notifier: the SNS topic, or the log (and, locally, `notifications.jsonl`); with
@@ -293,5 +302,33 @@ impl Parts {
 
     fn bucket_dir(&self, bucket: &str) -> PathBuf {
         self.settings.local_dir.join("buckets").join(bucket)
+    }
+}
+
+/// Makes the local backend's folder, for its owner only: it holds the uploads, the secret that
+/// signs links, and the notifications with their signed links. One made before that lets others
+/// in is left as it is, with a warning.
+fn private_dir(dir: &Path) -> Result<(), PartsError> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|source| PartsError::LocalDir {
+            path: dir.to_owned(),
+            source,
+        })?;
+    warn_if_shared(dir);
+    Ok(())
+}
+
+/// Warns when users other than the owner may read or write `path`.
+fn warn_if_shared(path: &Path) {
+    if let Ok(Some(mode)) = shared_permissions(path) {
+        tracing::warn!(
+            path = %path.display(),
+            shared = %format!("{mode:03o}"),
+            "other users may read or change this, and so read or forge preview links: chmod go= it"
+        );
     }
 }

@@ -109,6 +109,17 @@ pub enum Outcome {
     Ours,
 }
 
+impl Outcome {
+    /// A stable name for logs and metrics: `made`, `already_done` or `ours`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Outcome::Made { .. } => "made",
+            Outcome::AlreadyDone => "already_done",
+            Outcome::Ours => "ours",
+        }
+    }
+}
+
 /// The pipeline over a source store `S`, a destination store `D` and a notifier `N`.
 #[derive(Debug)]
 pub struct Pipeline<S, D, N> {

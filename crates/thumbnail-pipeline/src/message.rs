@@ -41,6 +41,26 @@ pub enum Disposition {
     },
 }
 
+impl Disposition {
+    /// Logs what is about to be done with the message, each detail a field of its own.
+    pub fn log(&self) {
+        match self {
+            Disposition::Ack => tracing::info!(disposition = "ack", "settling"),
+            Disposition::Retry { delay } => tracing::info!(
+                disposition = "retry",
+                delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+                "settling"
+            ),
+            Disposition::DeadLetter { reason, codes } => tracing::info!(
+                disposition = "dead_letter",
+                %reason,
+                codes = %codes.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(","),
+                "settling"
+            ),
+        }
+    }
+}
+
 /// The retry delay for a message received `receive_count` times.
 pub fn retry_delay(receive_count: u32) -> Duration {
     let doublings = receive_count.saturating_sub(1).min(16);
@@ -105,7 +125,7 @@ impl<S: ObjectStore, D: ObjectStore, N: Notifier> Pipeline<S, D, N> {
                     .await
                 {
                     (Ok(outcome), _) => {
-                        tracing::info!(key = %object.key, ?outcome, "processed");
+                        tracing::info!(key = %object.key, outcome = outcome.as_str(), "processed");
                         continue;
                     }
                     (Err(e), _) if e.is_retryable() => {

@@ -90,16 +90,11 @@ impl Metrics {
     }
 
     pub(crate) fn outcome(&self, outcome: &Outcome, took: Duration) {
-        let label = match outcome {
-            Outcome::Made { .. } => {
-                self.processing.observe(took.as_secs_f64());
-                "made"
-            }
-            Outcome::AlreadyDone => "already_done",
-            Outcome::Ours => "ours",
-        };
+        if let Outcome::Made { .. } = outcome {
+            self.processing.observe(took.as_secs_f64());
+        }
         self.processed
-            .get_or_create(&vec![("outcome", label)])
+            .get_or_create(&vec![("outcome", outcome.as_str())])
             .inc();
     }
 

@@ -5,9 +5,12 @@
 //! HMAC-SHA256, under a secret kept in the local data folder, over the key and the expiry. Anyone
 //! holding the link can open it until it expires; changing the key or the expiry invalidates it;
 //! nobody without the secret can make one.
+//!
+//! The secret file may hold several secrets, 32 bytes each: the first signs, every one verifies.
+//! To rotate, put a new secret in front and drop the old one once its last links have expired.
 
 use std::io::{ErrorKind, Read, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -55,7 +58,8 @@ impl SecretError {
 #[derive(Clone)]
 pub struct LinkSigner {
     base: String,
-    secret: [u8; SECRET_BYTES],
+    /// The first signs; every one verifies (the others are those being rotated out).
+    secrets: Vec<[u8; SECRET_BYTES]>,
 }
 
 impl std::fmt::Debug for LinkSigner {
@@ -68,12 +72,13 @@ impl std::fmt::Debug for LinkSigner {
 }
 
 impl LinkSigner {
-    /// Links under `base` (e.g. `http://127.0.0.1:8080`), signed with the secret in the file
+    /// Links under `base` (e.g. `http://127.0.0.1:8080`), signed with the secrets in the file
     /// `secret`, which is created (32 random bytes, readable by its owner only) if missing. Every
     /// process sharing the data folder signs alike, so any of them can serve any link.
     pub fn load_or_create(base: &str, secret: &Path) -> Result<Self, SecretError> {
         let failed = |source| SecretError::new(secret, source);
         let mut bytes = [0u8; SECRET_BYTES];
+        let mut secrets = Vec::new();
         match std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -87,19 +92,23 @@ impl LinkSigner {
                 file.write_all(&bytes)
                     .and_then(|()| file.sync_all())
                     .map_err(failed)?;
+                secrets.push(bytes);
             }
             Err(e) if e.kind() == ErrorKind::AlreadyExists => {
                 // Another process may be writing it this instant: a short file is read again.
                 for attempt in 0.. {
                     let read = std::fs::read(secret).map_err(failed)?;
-                    if let Ok(read) = <[u8; SECRET_BYTES]>::try_from(read.as_slice()) {
-                        bytes = read;
+                    if !read.is_empty() && read.len() % SECRET_BYTES == 0 {
+                        secrets = read
+                            .chunks_exact(SECRET_BYTES)
+                            .map(|chunk| chunk.try_into().expect("whole chunks"))
+                            .collect();
                         break;
                     }
                     if attempt == 50 {
                         return Err(failed(std::io::Error::new(
                             ErrorKind::InvalidData,
-                            format!("expected {SECRET_BYTES} bytes"),
+                            format!("expected {SECRET_BYTES} bytes, or a multiple of them"),
                         )));
                     }
                     std::thread::sleep(Duration::from_millis(20));
@@ -107,14 +116,16 @@ impl LinkSigner {
             }
             Err(e) => return Err(failed(e)),
         }
-        Ok(LinkSigner::new(base, bytes))
+        let mut signer = LinkSigner::new(base, secrets[0]);
+        signer.secrets = secrets;
+        Ok(signer)
     }
 
     /// Links under `base` signed with `secret`.
     pub fn new(base: &str, secret: [u8; SECRET_BYTES]) -> Self {
         LinkSigner {
             base: base.trim_end_matches('/').to_owned(),
-            secret,
+            secrets: vec![secret],
         }
     }
 
@@ -141,7 +152,11 @@ impl LinkSigner {
         format!(
             "{}{FILES_PATH}{path}?expires={expires}&signature={}",
             self.base,
-            hex::encode(self.mac(key.as_str(), expires).finalize().into_bytes())
+            hex::encode(
+                mac(&self.secrets[0], key.as_str(), expires)
+                    .finalize()
+                    .into_bytes()
+            )
         )
     }
 
@@ -155,24 +170,36 @@ impl LinkSigner {
     ) -> Result<(), LinkError> {
         let signature = hex::decode(signature).map_err(|_| LinkError::BadSignature)?;
         // Checked before the expiry, so that an altered expiry reads as altered.
-        self.mac(key, expires)
-            .verify_slice(&signature)
-            .map_err(|_| LinkError::BadSignature)?;
+        let signed = self
+            .secrets
+            .iter()
+            .any(|secret| mac(secret, key, expires).verify_slice(&signature).is_ok());
+        if !signed {
+            return Err(LinkError::BadSignature);
+        }
         let now = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
         if now >= expires {
             return Err(LinkError::Expired);
         }
         Ok(())
     }
+}
 
-    fn mac(&self, key: &str, expires: u64) -> Hmac<Sha256> {
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.secret).expect("any key length");
-        // The key's length first, so no key and expiry pair reads as another.
-        mac.update(&(key.len() as u64).to_be_bytes());
-        mac.update(key.as_bytes());
-        mac.update(&expires.to_be_bytes());
-        mac
-    }
+/// The MAC of a link to `key` expiring at `expires`, under `secret`.
+fn mac(secret: &[u8], key: &str, expires: u64) -> Hmac<Sha256> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("any key length");
+    // The key's length first, so no key and expiry pair reads as another.
+    mac.update(&(key.len() as u64).to_be_bytes());
+    mac.update(key.as_bytes());
+    mac.update(&expires.to_be_bytes());
+    mac
+}
+
+/// The permission bits of `path` that let users other than its owner in (`None`: none do). Others
+/// who can read the secret or the data folder can read links; who can write them, forge links.
+pub fn shared_permissions(path: &Path) -> std::io::Result<Option<u32>> {
+    let shared = std::fs::metadata(path)?.permissions().mode() & 0o077;
+    Ok((shared != 0).then_some(shared))
 }
 
 #[cfg(test)]
@@ -241,14 +268,54 @@ mod tests {
         let _ = std::fs::remove_file(&path);
         let first = LinkSigner::load_or_create("http://a", &path).unwrap();
         let second = LinkSigner::load_or_create("http://a", &path).unwrap();
-        assert_eq!(first.secret, second.secret);
-        assert_ne!(first.secret, [0; 32]);
-        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(first.secrets, second.secrets);
+        assert_eq!(first.secrets.len(), 1);
+        assert_ne!(first.secrets[0], [0; 32]);
         let mode = std::fs::metadata(&path).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
+        assert_eq!(shared_permissions(&path).unwrap(), None);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).unwrap();
+        assert_eq!(shared_permissions(&path).unwrap(), Some(0o066));
         std::fs::write(&path, b"short").unwrap();
         let error = LinkSigner::load_or_create("http://a", &path).unwrap_err();
         assert!(error.to_string().contains("expected 32 bytes"), "{error}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_rotated_secret_signs_while_the_old_one_still_verifies() {
+        let dir = std::env::temp_dir().join(format!("thumbnail-rotate-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("link-secret");
+        std::fs::write(&path, [1u8; 32]).unwrap();
+        let old = LinkSigner::load_or_create("http://a", &path).unwrap();
+        let key = ObjectKey::new("a/profile.jpg").unwrap();
+        let (decoded, expires, old_signature) = parts(&old.sign(&key, Duration::from_secs(60)));
+        // The new secret in front, the old one behind it.
+        std::fs::write(&path, [[2u8; 32], [1u8; 32]].concat()).unwrap();
+        let rotated = LinkSigner::load_or_create("http://a", &path).unwrap();
+        let now = SystemTime::now();
+        assert_eq!(
+            rotated.verify(&decoded, expires, &old_signature, now),
+            Ok(())
+        );
+        let (_, expires, new_signature) = parts(&rotated.sign(&key, Duration::from_secs(60)));
+        assert_ne!(new_signature, old_signature, "signed with the new secret");
+        assert_eq!(
+            rotated.verify(&decoded, expires, &new_signature, now),
+            Ok(())
+        );
+        assert_eq!(
+            LinkSigner::new("http://a", [2; 32]).verify(&decoded, expires, &new_signature, now),
+            Ok(())
+        );
+        // Once the old secret is dropped, its links stop working.
+        std::fs::write(&path, [2u8; 32]).unwrap();
+        let dropped = LinkSigner::load_or_create("http://a", &path).unwrap();
+        assert_eq!(
+            dropped.verify(&decoded, expires, &old_signature, now),
+            Err(LinkError::BadSignature)
+        );
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

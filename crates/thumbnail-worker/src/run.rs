@@ -359,7 +359,7 @@ async fn work(
             }
         }
     };
-    tracing::info!(?disposition, "settling");
+    disposition.log();
     settle(queue, dead_letters, delivery, disposition)
         .await
         .context("settling the message")

@@ -312,7 +312,14 @@ fn owners_from_keys_and_uploads_reach_the_log_and_the_notifications_file() {
     ]));
     let refused = dir.run(&["upload", "--owner", "bad owner", b.to_str().unwrap()]);
     assert_eq!(refused.status.code(), Some(2));
-    let output = dir.run(&["run", "--exit-when-idle", "--set", rules]);
+    let output = dir.run(&[
+        "run",
+        "--exit-when-idle",
+        "--set",
+        rules,
+        "--log-format",
+        "json",
+    ]);
     succeeded(&output);
     let mut owners: Vec<(String, String)> = dir
         .notifications()
@@ -334,8 +341,72 @@ fn owners_from_keys_and_uploads_reach_the_log_and_the_notifications_file() {
             ("users/alice/a.jpg".to_owned(), "alice".to_owned())
         ]
     );
+    // A JSON log: every line an object, and what a notification's subscribers filter on, the
+    // outcome and the settlement, as fields of their own (not JSON in a string, nor Rust Debug).
     let log = String::from_utf8_lossy(&output.stderr);
-    assert!(log.contains(r#""owner":"alice""#), "{log}");
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let fields = |message: &str| -> Vec<&serde_json::Value> {
+        let of = |l: &'_ serde_json::Value| l["fields"]["message"].as_str() == Some(message);
+        lines
+            .iter()
+            .filter(|l| of(l))
+            .map(|l| &l["fields"])
+            .collect()
+    };
+    let notices: Vec<_> = lines
+        .iter()
+        .filter(|l| l["target"] == "thumbnail::notify")
+        .map(|l| &l["fields"])
+        .collect();
+    assert!(
+        notices.iter().any(|f| f["owner"] == "alice"
+            && f["outcome"] == "made"
+            && f["preset"] == "profile,wide"),
+        "{log}"
+    );
+    let processed = fields("processed");
+    assert!(
+        !processed.is_empty() && processed.iter().all(|f| f["outcome"] == "made"),
+        "{log}"
+    );
+    let settling = fields("settling");
+    assert!(
+        !settling.is_empty() && settling.iter().all(|f| f["disposition"] == "ack"),
+        "{log}"
+    );
+    // The data folder and the notifications file (which holds signed links) are the owner's only.
+    use std::os::unix::fs::PermissionsExt;
+    let data = dir.data();
+    for (path, private) in [
+        (data.clone(), 0o700),
+        (data.join("notifications.jsonl"), 0o600),
+    ] {
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, private, "{}: {mode:o}", path.display());
+    }
+}
+
+/// A data folder made before, that other users may enter, is used as it is, with a warning that
+/// names it (it holds signed links and the secret that signs them).
+#[test]
+fn a_data_folder_others_may_enter_is_warned_about() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = Scratch::new("shared-data");
+    std::fs::create_dir_all(dir.data()).unwrap();
+    std::fs::set_permissions(dir.data(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let output = dir.run(&["run", "--exit-when-idle"]);
+    succeeded(&output);
+    let log = String::from_utf8_lossy(&output.stderr);
+    let warning = log
+        .lines()
+        .find(|l| l.contains("other users may read or change this"));
+    assert!(
+        warning.is_some_and(|l| l.contains(dir.data().to_str().unwrap()) && l.contains("055")),
+        "{log}"
+    );
 }
 
 /// An operator's day two: an image that failed for a reason since fixed (here a memory budget
