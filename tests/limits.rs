@@ -48,6 +48,32 @@ fn peak_growth(work: impl FnOnce()) -> usize {
 fn memory_is_bounded_before_and_during_decoding() {
     huge_headers_fail_fast_with_little_memory();
     estimates_bound_what_is_allocated();
+    huge_outputs_are_refused_before_they_are_allocated();
+}
+
+/// An output box far larger than the image, enlarging allowed (`convert -s 16384` of a 1x1 PNG:
+/// a 16384x16384 thumbnail, 2.3 GiB at its peak before), counts against the pixel limit as an
+/// input does: refused before its pixels exist. Within the limit it is made.
+fn huge_outputs_are_refused_before_they_are_allocated() {
+    let dot = encode(
+        &image::DynamicImage::new_rgb8(1, 1),
+        image::ImageFormat::Png,
+    );
+    let huge = ThumbnailSpec::new("huge", Size::new(16384, 16384).unwrap());
+    let mut engine = Engine::new(Limits::default());
+    let mut result = None;
+    let peak = peak_growth(|| result = Some(engine.thumbnail(&dot, &huge)));
+    match result {
+        Some(Err(Error::OutputTooLarge {
+            width: 16384,
+            height: 16384,
+            ..
+        })) => {}
+        other => panic!("{other:?}"),
+    }
+    assert!(peak < 1 << 20, "{peak} bytes allocated before refusing");
+    let fits = ThumbnailSpec::new("fits", Size::new(256, 256).unwrap());
+    assert_eq!(engine.thumbnail(&dot, &fits).unwrap().width, 256);
 }
 
 /// The estimate covers the Rust heap's peak (libjpeg's own buffers are outside the counting

@@ -193,6 +193,20 @@ impl Engine {
             shrink_on_load(info, specs)
         })?;
         self.faults = faults;
+        // Outputs count against the pixel limit as inputs do: refused before any is allocated.
+        for spec in specs {
+            let p = plan(decoded.width(), decoded.height(), spec, (0.5, 0.5));
+            let pixels = u64::from(p.width) * u64::from(p.height);
+            if pixels > self.limits.max_pixels {
+                return Err(Error::OutputTooLarge {
+                    name: spec.name.clone(),
+                    width: p.width,
+                    height: p.height,
+                    pixels,
+                    limit: self.limits.max_pixels,
+                });
+            }
+        }
         let mut levels = vec![decoded];
         // Largest output first, so the pyramid of halvings grows only as far as the smallest needs.
         let mut order: Vec<usize> = (0..specs.len()).collect();

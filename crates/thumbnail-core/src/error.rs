@@ -42,6 +42,24 @@ pub enum Error {
         limit: u64,
     },
 
+    /// A thumbnail would have more pixels than [`Limits::max_pixels`](crate::Limits::max_pixels):
+    /// a box larger than the image, with enlarging allowed (`convert -s 16384` of a 1x1 PNG).
+    #[error(
+        "thumbnail '{name}' would be {width}x{height} = {pixels} pixels, over the limit of {limit} pixels"
+    )]
+    OutputTooLarge {
+        /// The name of the spec.
+        name: String,
+        /// Width of the thumbnail.
+        width: u32,
+        /// Height of the thumbnail.
+        height: u32,
+        /// `width * height`.
+        pixels: u64,
+        /// The configured limit.
+        limit: u64,
+    },
+
     /// The input is larger than [`Limits::max_bytes`](crate::Limits::max_bytes).
     #[error("input is {bytes} bytes, over the limit of {limit} bytes")]
     TooLarge {

@@ -69,7 +69,7 @@ impl ProcessError {
             ProcessError::Image { source, .. } => match source {
                 Image::UnsupportedFormat { .. } => R::UnsupportedFormat,
                 Image::Corrupt { .. } => R::Corrupt,
-                Image::TooManyPixels { .. } => R::TooManyPixels,
+                Image::TooManyPixels { .. } | Image::OutputTooLarge { .. } => R::TooManyPixels,
                 Image::TooLarge { .. } => R::TooLarge,
                 Image::DecoderLimit { .. } => R::DecoderLimit,
                 Image::Encode { .. } => R::Encode,

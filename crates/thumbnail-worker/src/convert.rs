@@ -70,7 +70,8 @@ pub struct ConvertArgs {
 
 /// Runs `convert`: exit code 0 when every file was converted, 1 when some failed (each reported)
 /// or the output folder cannot be made, 2 for a usage error (a bad preset, no input, inputs whose
-/// outputs would collide), refused before anything is written.
+/// outputs would collide, an output that would replace an input), refused before anything is
+/// written.
 pub fn run(args: ConvertArgs) -> ExitCode {
     let plan = match plan(&args) {
         Ok(plan) => plan,
@@ -107,6 +108,7 @@ fn plan(args: &ConvertArgs) -> Result<Plan> {
         files,
     };
     plan.check_outputs_are_distinct()?;
+    plan.check_inputs_are_kept(&args.output_dir)?;
     Ok(plan)
 }
 
@@ -132,6 +134,36 @@ impl Plan {
                             "{} and {} would both be written to {name}; convert them into separate output folders",
                             other.display(),
                             file.display()
+                        );
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Plan {
+    /// No output may be an input: `convert -o . .` would replace the photos with their thumbnails.
+    /// Compared as files on disk (device and inode), so a symbolic or hard link to an input, or
+    /// the input reached by another path, counts as the input.
+    fn check_inputs_are_kept(&self, output_dir: &Path) -> Result<()> {
+        use std::os::unix::fs::MetadataExt;
+        let identity = |path: &Path| fs::metadata(path).ok().map(|m| (m.dev(), m.ino()));
+        let inputs: HashMap<(u64, u64), &Path> = self
+            .files
+            .iter()
+            .filter_map(|(file, _)| Some((identity(file)?, file.as_path())))
+            .collect();
+        for (_, stem) in &self.files {
+            for spec in &self.specs {
+                for format in spec.formats.possible() {
+                    let output = output_dir.join(self.output_name(stem, &spec.name, format));
+                    if let Some(input) = identity(&output).and_then(|id| inputs.get(&id)) {
+                        bail!(
+                            "{} would be overwritten by its thumbnail {}; write the thumbnails to another folder (--output-dir)",
+                            input.display(),
+                            output.display()
                         );
                     }
                 }
@@ -337,8 +369,10 @@ fn read_limited(file: &Path, limit: u64) -> Result<Vec<u8>> {
 /// run never leaves half a thumbnail, and parallel writers never share a temporary file.
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     let folder = path.parent().unwrap_or(Path::new("."));
+    // Created 0666 less the umask, as any program's new file: a temporary file is 0600 otherwise.
     let mut temporary = tempfile::Builder::new()
         .prefix(".thumbnail-")
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666))
         .tempfile_in(folder)
         .with_context(|| format!("cannot write in {}", folder.display()))?;
     temporary

@@ -273,3 +273,90 @@ fn a_preset_keeps_its_own_format_unless_a_flag_says_otherwise() {
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("preset card: quality"));
 }
+
+/// `convert` never writes over one of its inputs, however it is reached: the output folder being
+/// the input's (`-o p2 p2/landscape.jpg`, `-o . .`), or a symbolic or hard link to an input where
+/// an output would go. Refused before any work (exit 2, naming the file); the input is intact.
+#[test]
+fn an_input_is_never_overwritten() {
+    let dir = Scratch::new("inputs-kept");
+    let original = photo(640, 480);
+    let input = dir.input("landscape.jpg", &original);
+    let folder = dir.0.join("in");
+    let refused = |output: Output, what: &str| {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{what}: {stderr}");
+        assert!(
+            stderr.contains("landscape.jpg would be overwritten by its thumbnail"),
+            "{what}: {stderr}"
+        );
+        assert_eq!(
+            fs::read(&input).unwrap(),
+            original,
+            "{what}: the input changed"
+        );
+    };
+    refused(convert(&[], &folder, &[&input]), "the input's own folder");
+    refused(convert(&[], &folder, &[&folder]), "a folder into itself");
+    let other = dir.0.join("other");
+    fs::create_dir_all(&other).unwrap();
+    std::os::unix::fs::symlink(&input, other.join("landscape.jpg")).unwrap();
+    refused(
+        convert(&[], &other, &[&input]),
+        "a symbolic link to the input",
+    );
+    let hard = dir.0.join("hard");
+    fs::create_dir_all(&hard).unwrap();
+    fs::hard_link(&input, hard.join("landscape.jpg")).unwrap();
+    refused(convert(&[], &hard, &[&input]), "a hard link to the input");
+    // Named after a preset, the outputs do not collide with the input: converted.
+    succeeded(&convert(&["--preset", "profile"], &folder, &[&input]));
+    assert_eq!(fs::read(&input).unwrap(), original);
+    assert_eq!(size_of(&folder.join("landscape-profile.jpg")), (128, 128));
+}
+
+/// Thumbnails are created as any program's files are: 0666 less the umask.
+#[test]
+fn outputs_honour_the_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = Scratch::new("umask");
+    let input = dir.input("a.jpg", &photo(320, 240));
+    for (umask, mode) in [("022", 0o644), ("077", 0o600)] {
+        let out = dir.0.join(format!("out-{umask}"));
+        let run = Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "umask {umask} && exec \"$0\" convert --output-dir \"$1\" \"$2\""
+            ))
+            .arg(env!("CARGO_BIN_EXE_thumbnail-worker"))
+            .arg(&out)
+            .arg(&input)
+            .output()
+            .unwrap();
+        succeeded(&run);
+        let written = fs::metadata(out.join("a.jpg"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(written, mode, "umask {umask}");
+    }
+}
+
+/// A box far larger than the image (`-s 16384` of a 1x1 PNG) is refused with the pixel limit's
+/// reason, as an input with too many pixels is, instead of allocating gigabytes.
+#[test]
+fn a_thumbnail_over_the_pixel_limit_is_refused() {
+    let dir = Scratch::new("huge-output");
+    let dot = dir.input(
+        "dot.png",
+        &encode(&DynamicImage::new_rgb8(1, 1), ImageFormat::Png),
+    );
+    let output = convert(&["-s", "16384"], &dir.out(), &[&dot]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("would be 16384x16384 = 268435456 pixels, over the limit of"),
+        "{stderr}"
+    );
+}
