@@ -212,9 +212,13 @@ settings! {
     owner_from: OwnerRules = OwnerRules::default(), parse::owner_rules;
     /// Address of the worker's web console, e.g. 127.0.0.1:8080 (default: none, off): upload
     /// images, watch thumbnails appear, see failures, replay dead letters. It also serves
-    /// `/healthz` and `/metrics`, and on the local backend the signed preview links. It has no
-    /// login: keep it on loopback or behind a proxy that authenticates.
+    /// `/healthz` and `/metrics`, and on the local backend the signed preview links. Without a
+    /// `console_token` it has no login: keep it on loopback or behind a proxy that authenticates
+    /// (the worker warns when it listens elsewhere without one).
     console_addr: Option<SocketAddr> = None, parse::address;
+    /// A password the console asks for (HTTP basic authentication, any user name; default: none).
+    /// Signed preview links, `/healthz` and `/metrics` need none.
+    console_token: Option<Secret> = None, parse::optional_secret;
     /// The console's address as others reach it, for preview links in e-mail, e.g.
     /// `https://thumbs.example.com` (default: `http://` and `console_addr`).
     console_url: Option<String> = None, parse::optional_http_url;

@@ -15,7 +15,10 @@
 //! message is escaped where the HTML is made; state-changing requests need the
 //! `X-Thumbnail-Console` header, which a page of another site cannot send without the console's
 //! consent (it never gives it), so no other site can upload or replay through a visitor's browser.
-//! The console has no login: serve it on loopback, or behind a proxy that authenticates.
+//! The console answers only for its own host names ([`Console::hosts`], and `localhost`,
+//! `127.0.0.1`, `[::1]`): a page whose name is made to point at 127.0.0.1 (DNS rebinding) gets
+//! 421. With a [`Console::token`] every page and action asks for it (HTTP basic authentication);
+//! without one, serve the console on loopback, or behind a proxy that authenticates.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -32,6 +35,9 @@
 //!     dead_letters: None,
 //!     presets: vec![],
 //!     links: None,
+//!     reserved_prefix: None,
+//!     hosts: vec![],
+//!     token: None,
 //!     feed,
 //! };
 //! let (_stopping, stopped) = tokio::sync::watch::channel(false);
@@ -51,7 +57,7 @@ pub use feed::Feed;
 
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use axum::Router;
 use axum::extract::rejection::QueryRejection;
@@ -76,6 +82,18 @@ const MAX_UPLOAD: usize = 256 << 20;
 /// The largest thumbnail a signed link serves.
 const MAX_FILE: u64 = 64 << 20;
 
+/// The content types a signed link serves as such: those of the thumbnails (and manifests are
+/// not served as pages).
+const SERVED_TYPES: [&str; 4] = ["image/jpeg", "image/png", "image/webp", "image/avif"];
+
+/// `t`, one of [`SERVED_TYPES`], as a static string for a header.
+fn served_type(t: &str) -> &'static str {
+    SERVED_TYPES
+        .into_iter()
+        .find(|served| *served == t)
+        .unwrap_or("application/octet-stream")
+}
+
 /// The header state-changing requests carry (see the crate docs).
 pub const CONSOLE_HEADER: &str = "X-Thumbnail-Console";
 
@@ -94,6 +112,14 @@ pub struct Console {
     pub presets: Vec<ThumbnailSpec>,
     /// Checks signed links; `None` serves none (on AWS, preview links are S3's).
     pub links: Option<LinkSigner>,
+    /// Where thumbnails share the source bucket, their prefix: uploads under it are refused (the
+    /// pipeline never takes them, and one could replace a thumbnail that links point to).
+    pub reserved_prefix: Option<String>,
+    /// The host names the console answers for, besides `localhost`, `127.0.0.1` and `[::1]`
+    /// (that of the URL others reach it by).
+    pub hosts: Vec<String>,
+    /// The password its pages and actions ask for (any user name); `None`: no login.
+    pub token: Option<String>,
     /// The recent uploads: this feed must also be one of the pipeline's notifiers.
     pub feed: Feed,
 }
@@ -132,25 +158,68 @@ pub fn ops_router(registry: Arc<Registry>, stopping: watch::Receiver<bool>) -> R
         )
 }
 
+/// At most this many connections are served at once; the next wait in the kernel's listen
+/// backlog, which costs the process no file descriptor, until one closes.
+pub const MAX_CONNECTIONS: usize = 256;
+
+/// A request's header must arrive within this: a connection that sends half of one is closed.
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Serves `router` on `addr` from a task for as long as the runtime runs; returns the address
-/// bound (port 0 picks one).
+/// bound (port 0 picks one). HTTP/1.1, at most [`MAX_CONNECTIONS`] at once, each request's header
+/// within [`HEADER_TIMEOUT`]: connections that open and stall can neither pile up nor take the
+/// descriptors the worker needs. An accept that fails (no descriptor left) is tried again a second
+/// later, never ending the server.
 pub async fn serve(
     addr: std::net::SocketAddr,
     router: Router,
 ) -> std::io::Result<std::net::SocketAddr> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let bound = listener.local_addr()?;
-    tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, router).await {
-            tracing::error!(error = %e, "the HTTP server stopped");
-        }
-    });
+    tokio::spawn(accept(listener, router));
     Ok(bound)
+}
+
+async fn accept(listener: tokio::net::TcpListener, router: Router) {
+    use tower::ServiceExt as _;
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    loop {
+        let slot = Arc::clone(&slots)
+            .acquire_owned()
+            .await
+            .expect("never closed");
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot accept a connection; trying again in a second");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        let router = router.clone();
+        tokio::spawn(async move {
+            let _slot = slot;
+            let service = hyper::service::service_fn(
+                move |request: axum::http::Request<hyper::body::Incoming>| {
+                    router.clone().oneshot(request.map(axum::body::Body::new))
+                },
+            );
+            let served = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT)
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                .await;
+            if let Err(e) = served {
+                tracing::debug!(error = %e, "a connection ended in error");
+            }
+        });
+    }
 }
 
 impl Console {
     /// The console's routes and the operations routes.
     pub fn router(self, registry: Arc<Registry>, stopping: watch::Receiver<bool>) -> Router {
+        let console = Arc::new(self);
         Router::new()
             .route("/", get(index))
             .route("/console.js", get(script))
@@ -160,8 +229,34 @@ impl Console {
             .route("/dead-letters/{id}/replay", post(replay))
             .route("/files/{*key}", get(file))
             .layer(DefaultBodyLimit::max(MAX_UPLOAD))
-            .with_state(Arc::new(self))
+            .layer(axum::middleware::from_fn_with_state(
+                Arc::clone(&console),
+                guard,
+            ))
+            .with_state(console)
             .merge(ops_router(registry, stopping))
+    }
+
+    /// Whether `host` (a `Host` header: a name or address, and a port) is one of the console's.
+    fn answers_for(&self, host: &str) -> bool {
+        let name = match host.strip_prefix('[') {
+            Some(rest) => rest.split(']').next().map(|v6| format!("[{v6}]")),
+            None => host.split(':').next().map(str::to_owned),
+        };
+        let Some(name) = name.map(|n| n.to_ascii_lowercase()) else {
+            return false;
+        };
+        ["localhost", "127.0.0.1", "[::1]"].contains(&name.as_str())
+            || self.hosts.iter().any(|h| h.eq_ignore_ascii_case(&name))
+    }
+
+    /// Whether `key` lies under the thumbnails' prefix in a bucket they share with uploads.
+    fn is_reserved(&self, key: &ObjectKey) -> bool {
+        self.reserved_prefix.as_deref().is_some_and(|prefix| {
+            key.as_str()
+                .strip_prefix(prefix)
+                .is_some_and(|rest| rest.starts_with('/'))
+        })
     }
 
     async fn status_html(&self) -> String {
@@ -250,6 +345,71 @@ async fn events(State(console): Shared) -> Sse<impl Stream<Item = Result<Event, 
     Sse::new(all).keep_alive(KeepAlive::default())
 }
 
+/// Answers only requests for the console's host names (421 otherwise: a rebound DNS name), and,
+/// with a token, only those that give it (401), signed links aside: they carry their own proof.
+async fn guard(
+    State(console): Shared,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default();
+    if !console.answers_for(host) {
+        return (
+            StatusCode::MISDIRECTED_REQUEST,
+            "this console does not answer for that host name; set THUMBNAIL_CONSOLE_URL to the one it is reached by\n",
+        )
+            .into_response();
+    }
+    let signed_link = request
+        .uri()
+        .path()
+        .starts_with(thumbnail_storage::links::FILES_PATH);
+    if let Some(token) = &console.token
+        && !signed_link
+        && !authorized(request.headers(), token)
+    {
+        return (
+            StatusCode::UNAUTHORIZED,
+            [(
+                header::WWW_AUTHENTICATE,
+                "Basic realm=\"thumbnail console\", charset=\"UTF-8\"",
+            )],
+            "this console asks for its password\n",
+        )
+            .into_response();
+    }
+    next.run(request).await
+}
+
+/// Whether the request's basic authentication gives `token` as the password (any user name).
+fn authorized(headers: &HeaderMap, token: &str) -> bool {
+    use base64::Engine as _;
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "))
+        .and_then(|b64| {
+            base64::engine::general_purpose::STANDARD
+                .decode(b64.trim())
+                .ok()
+        })
+        .and_then(|pair| String::from_utf8(pair).ok());
+    let Some(password) = given
+        .as_deref()
+        .and_then(|pair| pair.split_once(':'))
+        .map(|(_, p)| p)
+    else {
+        return false;
+    };
+    // Compared as digests, so the time taken says nothing of how much of it matched.
+    use sha2::Digest as _;
+    sha2::Sha256::digest(password.as_bytes()) == sha2::Sha256::digest(token.as_bytes())
+}
+
 /// The refusal of a state-changing request that does not come from the console's page.
 fn unless_from_console(headers: &HeaderMap) -> Option<Response> {
     (!headers.contains_key(CONSOLE_HEADER)).then(|| {
@@ -277,31 +437,35 @@ async fn upload(State(console): Shared, headers: HeaderMap, mut form: Multipart)
         let Some(name) = field.file_name().map(str::to_owned) else {
             continue;
         };
-        let content_type = field
-            .content_type()
-            .filter(|t| !t.is_empty())
-            .unwrap_or("application/octet-stream")
-            .to_owned();
         let bytes = match field.bytes().await {
             Ok(bytes) => bytes,
             Err(e) => return (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
         };
+        // The type the bytes are, never the one the browser claims (`text/html` would be served
+        // back as a page on the console's origin).
+        let content_type = thumbnail_core::ImageFormat::detect(&bytes)
+            .map_or("application/octet-stream", |format| format.mime_type());
         let stored = match ObjectKey::new(name.clone()) {
+            Ok(key) if console.is_reserved(&key) => Err(format!(
+                "{} is where thumbnails are kept; uploads go elsewhere",
+                console.reserved_prefix.as_deref().unwrap_or_default()
+            )),
             Ok(key) => console
                 .source
                 .put(&key, bytes.to_vec(), &PutOptions::new(content_type))
                 .await
-                .map(|_| key),
-            Err(e) => Err(e),
+                .map(|_| key)
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
         };
         match stored {
             Ok(key) => {
                 console.feed.uploaded(key.as_str());
                 uploaded.push(key.to_string());
             }
-            Err(e) => {
-                tracing::warn!(file = %name, error = %e, "console upload refused");
-                refused.push(serde_json::json!({"name": name, "reason": e.to_string()}));
+            Err(reason) => {
+                tracing::warn!(file = %name, %reason, "console upload refused");
+                refused.push(serde_json::json!({"name": name, "reason": reason}));
             }
         }
     }
@@ -352,12 +516,20 @@ async fn file(
     };
     match console.thumbnails.get(&key, MAX_FILE).await {
         Ok(object) => {
-            let content_type = object
+            // Served as an image only if it is one the pipeline writes; anything else (an
+            // object put there by other means) as a download, never as a page or a script.
+            let image = object
                 .info
                 .content_type
                 .as_deref()
-                .and_then(|t| HeaderValue::from_str(t).ok())
-                .unwrap_or(HeaderValue::from_static("application/octet-stream"));
+                .filter(|t| SERVED_TYPES.contains(t));
+            let (content_type, disposition) = match image {
+                Some(t) => (HeaderValue::from_static(served_type(t)), "inline"),
+                None => (
+                    HeaderValue::from_static("application/octet-stream"),
+                    "attachment",
+                ),
+            };
             let left = signed.expires.saturating_sub(
                 SystemTime::now()
                     .duration_since(SystemTime::UNIX_EPOCH)
@@ -369,6 +541,14 @@ async fn file(
                     (
                         header::X_CONTENT_TYPE_OPTIONS,
                         HeaderValue::from_static("nosniff"),
+                    ),
+                    (
+                        header::CONTENT_SECURITY_POLICY,
+                        HeaderValue::from_static("default-src 'none'; sandbox"),
+                    ),
+                    (
+                        header::CONTENT_DISPOSITION,
+                        HeaderValue::from_static(disposition),
                     ),
                     (
                         header::CACHE_CONTROL,

@@ -36,6 +36,11 @@ impl Drop for Served {
 
 /// A console on a free port: the thumbnail bucket is `ROOT/thumbnails`, beside `ROOT/uploads`.
 async fn served(name: &str) -> Served {
+    served_with(name, None).await
+}
+
+/// [`served`], asking for `token` when one is given.
+async fn served_with(name: &str, token: Option<&str>) -> Served {
     let root =
         std::env::temp_dir().join(format!("thumbnail-console-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
@@ -62,6 +67,9 @@ async fn served(name: &str) -> Served {
                 .clone(),
         ],
         links: Some(signer.clone()),
+        reserved_prefix: Some("thumbs".into()),
+        hosts: vec!["thumbs.example.com".into()],
+        token: token.map(str::to_owned),
         feed: Feed::new(),
     };
     let (stopping, stopped) = watch::channel(false);
@@ -298,7 +306,7 @@ async fn uploads_land_in_the_source_bucket_and_their_keys_show_as_text() {
         stream
             .set_read_timeout(Some(Duration::from_secs(10)))
             .unwrap();
-        write!(stream, "GET /events HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        write!(stream, "GET /events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").unwrap();
         let mut seen = Vec::new();
         let mut chunk = [0u8; 4096];
         while !String::from_utf8_lossy(&seen).contains("\n\n")
@@ -367,6 +375,68 @@ async fn dead_letters_are_listed_escaped_and_replayed_to_the_queue() {
     );
 }
 
+/// An upload cannot replace a thumbnail nor plant a page: a key under the thumbnails' prefix is
+/// refused, an upload's type is what its bytes are (not what the browser says), and a signed link
+/// serves only image types as such (anything else as a download), with nosniff and a sandboxing
+/// Content-Security-Policy.
+#[tokio::test(flavor = "multi_thread")]
+async fn uploads_cannot_replace_thumbnails_nor_plant_pages() {
+    let served = served("stored-script").await;
+    let script = b"<html><script>alert(document.cookie)</script></html>";
+    let (content_type, body) =
+        multipart(&[("thumbs/holiday/profile.jpg", script), ("page.jpg", script)]);
+    let (status, _, answer) = post(
+        served.port,
+        format!("POST /uploads\n{content_type}\nX-Thumbnail-Console: 1"),
+        body,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let answer: serde_json::Value = serde_json::from_slice(&answer).unwrap();
+    assert_eq!(answer["refused"][0]["name"], "thumbs/holiday/profile.jpg");
+    assert!(
+        answer["refused"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("where thumbnails are kept"),
+        "{answer}"
+    );
+    assert_eq!(answer["uploaded"], serde_json::json!(["page.jpg"]));
+    let reserved = ObjectKey::new("thumbs/holiday/profile.jpg").unwrap();
+    assert!(!served.source.exists(&reserved).await.unwrap());
+    let stored = served
+        .source
+        .get(&ObjectKey::new("page.jpg").unwrap(), 1000)
+        .await
+        .unwrap();
+    assert_eq!(
+        stored.info.content_type.as_deref(),
+        Some("application/octet-stream"),
+        "typed from its bytes"
+    );
+
+    // An object in the thumbnail bucket that is not an image (put there by other means).
+    let thumbnails = LocalStore::new(served.root.join("thumbnails")).unwrap();
+    let key = ObjectKey::new("holiday/profile.jpg").unwrap();
+    thumbnails
+        .put(&key, script.to_vec(), &PutOptions::new("text/html"))
+        .await
+        .unwrap();
+    let link = served.signer.sign(&key, Duration::from_secs(60));
+    let (status, head, bytes) = get(served.port, &path_of(&link)).await;
+    assert_eq!(status, 200);
+    let head = head.to_lowercase();
+    for expected in [
+        "content-type: application/octet-stream",
+        "content-disposition: attachment",
+        "x-content-type-options: nosniff",
+        "content-security-policy: default-src 'none'; sandbox",
+    ] {
+        assert!(head.contains(expected), "{expected}: {head}");
+    }
+    assert_eq!(bytes, script);
+}
+
 /// Views of the console at the same moment each list every dead letter (a listing takes none from
 /// the queue), and a replay of a listed letter finds it while they look.
 #[tokio::test(flavor = "multi_thread")]
@@ -421,4 +491,83 @@ async fn health_turns_503_when_stopping_and_metrics_are_openmetrics() {
     assert!(head.contains("application/openmetrics-text"), "{head}");
     served.stopping.send(true).unwrap();
     assert_eq!(get(served.port, "/healthz").await.0, 503);
+}
+
+/// The status of `GET path` sent with `Host: host` and, if given, basic authentication as
+/// `user:password`.
+fn status_as(port: u16, host: &str, login: Option<&str>, path: &str) -> u16 {
+    use base64::Engine as _;
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let authorization = login.map_or(String::new(), |login| {
+        let encoded = base64::engine::general_purpose::STANDARD.encode(login);
+        format!("Authorization: Basic {encoded}\r\n")
+    });
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\n{authorization}Connection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).unwrap();
+    String::from_utf8_lossy(&response[9..12]).parse().unwrap()
+}
+
+/// DNS rebinding: a page whose name was made to point at 127.0.0.1 reaches the console under
+/// that name, and gets 421; the console's own names get in. With a token, every page and action
+/// asks for it, and only signed links, /healthz and /metrics do without.
+#[tokio::test(flavor = "multi_thread")]
+async fn only_its_own_host_names_and_with_a_token_only_who_gives_it_get_in() {
+    let open = served("hosts").await;
+    let port = open.port;
+    let statuses = tokio::task::spawn_blocking(move || {
+        [
+            status_as(port, "rebound.example", None, "/"),
+            status_as(
+                port,
+                &format!("rebound.example:{port}"),
+                None,
+                "/fragments/status",
+            ),
+            status_as(port, &format!("127.0.0.1:{port}"), None, "/"),
+            status_as(port, "localhost", None, "/"),
+            status_as(port, &format!("[::1]:{port}"), None, "/"),
+            status_as(port, "THUMBS.example.com", None, "/"),
+            status_as(port, "rebound.example", None, "/healthz"),
+        ]
+    })
+    .await
+    .unwrap();
+    assert_eq!(statuses, [421, 421, 200, 200, 200, 200, 200]);
+
+    let guarded = served_with("token", Some("s3cret")).await;
+    let port = guarded.port;
+    let key = ObjectKey::new("a/profile.jpg").unwrap();
+    LocalStore::new(guarded.root.join("thumbnails"))
+        .unwrap()
+        .put(
+            &key,
+            b"\xFF\xD8\xFF".to_vec(),
+            &PutOptions::new("image/jpeg"),
+        )
+        .await
+        .unwrap();
+    let link = path_of(&guarded.signer.sign(&key, Duration::from_secs(60)));
+    let statuses = tokio::task::spawn_blocking(move || {
+        let host = format!("127.0.0.1:{port}");
+        [
+            status_as(port, &host, None, "/"),
+            status_as(port, &host, Some("anyone:guess"), "/"),
+            status_as(port, &host, Some("anyone:s3cret"), "/"),
+            status_as(port, &host, Some("me:s3cret"), "/fragments/status"),
+            status_as(port, "rebound.example", Some("me:s3cret"), "/"),
+            status_as(port, &host, None, &link),
+            status_as(port, &host, None, "/healthz"),
+        ]
+    })
+    .await
+    .unwrap();
+    assert_eq!(statuses, [401, 401, 200, 200, 421, 200, 200]);
 }

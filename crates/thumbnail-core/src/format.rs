@@ -27,6 +27,20 @@ pub enum ImageFormat {
 }
 
 impl ImageFormat {
+    /// The MIME type, for a `Content-Type` header.
+    pub fn mime_type(self) -> &'static str {
+        match self {
+            ImageFormat::Jpeg => "image/jpeg",
+            ImageFormat::Png => "image/png",
+            ImageFormat::WebP => "image/webp",
+            ImageFormat::Gif => "image/gif",
+            ImageFormat::Tiff => "image/tiff",
+            ImageFormat::Bmp => "image/bmp",
+            ImageFormat::Heif => "image/heic",
+            ImageFormat::Avif => "image/avif",
+        }
+    }
+
     /// Detects the format from the first bytes of `data` (the file name is never consulted).
     ///
     /// Recognised but unsupported formats (SVG, PDF, video) and unknown data give

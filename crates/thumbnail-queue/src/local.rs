@@ -161,6 +161,15 @@ impl LocalQueue {
 impl Spool {
     fn error(&self, operation: &'static str, e: io::Error) -> QueueError {
         let (queue, message) = (self.name.clone(), e.to_string());
+        // Out of file descriptors (EMFILE, ENFILE: Linux's and macOS's numbers) is the moment's,
+        // not the spool's: a flood of connections to the console must not stop the worker.
+        if matches!(e.raw_os_error(), Some(23 | 24)) {
+            return QueueError::Transient {
+                operation,
+                queue,
+                message,
+            };
+        }
         match e.kind() {
             io::ErrorKind::StorageFull
             | io::ErrorKind::QuotaExceeded

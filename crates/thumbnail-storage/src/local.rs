@@ -143,6 +143,15 @@ impl LocalStore {
 
     fn io_error(&self, operation: &'static str, key: &ObjectKey, e: io::Error) -> StorageError {
         let (store, key) = (self.name.clone(), key.to_string());
+        // Out of file descriptors (EMFILE, ENFILE: Linux's and macOS's numbers) is the moment's.
+        if matches!(e.raw_os_error(), Some(23 | 24)) {
+            return StorageError::Transient {
+                operation,
+                store,
+                key,
+                message: e.to_string(),
+            };
+        }
         match e.kind() {
             ErrorKind::NotFound => StorageError::NotFound { store, key },
             ErrorKind::PermissionDenied => StorageError::AccessDenied {
@@ -557,6 +566,18 @@ mod tests {
             std::env::temp_dir().join(format!("thumbnail-storage-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         dir
+    }
+
+    #[test]
+    fn out_of_file_descriptors_is_transient() {
+        let store = LocalStore::new(scratch("emfile")).unwrap();
+        let key = ObjectKey::new("a.jpg").unwrap();
+        for errno in [23, 24] {
+            let error = store.io_error("get", &key, io::Error::from_raw_os_error(errno));
+            assert!(error.is_retryable(), "{errno}: {error:?}");
+        }
+        let error = store.io_error("get", &key, io::Error::from_raw_os_error(5));
+        assert!(!error.is_retryable(), "EIO: {error:?}");
     }
 
     #[tokio::test]

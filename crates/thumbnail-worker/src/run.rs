@@ -58,8 +58,23 @@ pub async fn run(settings: Settings, exit_when_idle: bool) -> Result<()> {
             dead_letters: dead_letters.clone(),
             presets: settings.presets.clone(),
             links: parts.links()?,
+            reserved_prefix: (settings.source_bucket == settings.dest_bucket)
+                .then(|| settings.dest_prefix.clone()),
+            hosts: console_hosts(settings),
+            token: settings
+                .console_token
+                .as_ref()
+                .map(|t| t.expose().to_owned()),
             feed,
         };
+        if !addr.ip().is_loopback() && settings.console_token.is_none() {
+            tracing::warn!(
+                %addr,
+                "the console listens beyond loopback with no login: anyone who reaches it can upload, \
+                 replay and read recent links; set THUMBNAIL_CONSOLE_TOKEN or put a proxy that \
+                 authenticates in front"
+            );
+        }
         let router = console.router(Arc::clone(&registry), stop.clone());
         let bound = thumbnail_console::serve(addr, router)
             .await
@@ -382,6 +397,27 @@ async fn shutdown_signal() {
         _ = tokio::signal::ctrl_c() => {}
         _ = terminate.recv() => {}
     }
+}
+
+/// The host names the console answers for besides loopback's: that of `console_url`, and the
+/// address it listens on when that is a specific one.
+fn console_hosts(settings: &thumbnail_config::Settings) -> Vec<String> {
+    let mut hosts = Vec::new();
+    if let Some(host) = settings
+        .console_url
+        .as_deref()
+        .and_then(|url| url::Url::parse(url).ok())
+        .and_then(|url| url.host_str().map(str::to_owned))
+    {
+        hosts.push(host);
+    }
+    if let Some(addr) = settings.console_addr.filter(|a| !a.ip().is_unspecified()) {
+        hosts.push(match addr.ip() {
+            std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+            ip => ip.to_string(),
+        });
+    }
+    hosts
 }
 
 #[cfg(test)]

@@ -2,4 +2,5 @@
 //! a message held by a killed process.
 
 mod conformance;
+mod descriptors;
 mod local_crash;

@@ -518,3 +518,61 @@ fn an_unreadable_folder_in_the_bucket_is_skipped_not_fatal() {
         "{stderr}"
     );
 }
+
+/// Connections that open and send half a header, more than the worker's descriptors (1100 at
+/// `ulimit -n 1024`), neither stop it nor the work: the console serves a bounded number at once
+/// and closes a stalled header after its timeout, the local queue waits out a moment with no
+/// descriptor left; uploads meanwhile get their thumbnails, and the console answers once the
+/// connections close. (Before: the console took them all, the queue's `Too many open files` was
+/// classed permanent, and `run` exited 1.)
+#[test]
+fn half_open_connections_stop_neither_the_worker_nor_the_console() {
+    use std::io::{Read, Write};
+    let dir = Scratch::new("half-open");
+    let port = free_port();
+    let mut worker = Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -n 1024 && exec \"$0\" run")
+        .arg(env!("CARGO_BIN_EXE_thumbnail-worker"))
+        .env("THUMBNAIL_LOCAL_DIR", dir.data())
+        .env("THUMBNAIL_PRESETS", "profile")
+        .env("THUMBNAIL_CONSOLE_ADDR", format!("127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for("the console", Duration::from_secs(30), || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    let mut stalled = Vec::new();
+    for _ in 0..1100 {
+        let mut connection = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        connection
+            .write_all(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            .unwrap();
+        stalled.push(connection);
+    }
+    for i in 0..3 {
+        let file = dir.file(&format!("p{i}.jpg"), &photo(400 + i * 8, 300));
+        succeeded(&dir.run(&["upload", file.to_str().unwrap()]));
+    }
+    wait_for("the thumbnails", Duration::from_secs(60), || {
+        (0..3).all(|i| dir.thumbnail(&format!("p{i}/manifest.json")).exists())
+    });
+    assert!(worker.try_wait().unwrap().is_none(), "the worker stopped");
+    drop(stalled);
+    let healthy = || {
+        let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+            return false;
+        };
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+        let mut answer = String::new();
+        stream
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            .is_ok()
+            && stream.read_to_string(&mut answer).is_ok()
+            && answer.starts_with("HTTP/1.1 200")
+    };
+    wait_for("the console to answer", Duration::from_secs(60), healthy);
+    assert!(sigterm(worker, Duration::from_secs(30)).success());
+}
