@@ -346,14 +346,20 @@ impl Rig {
         match &self.aws {
             None => {
                 let spool = self.dir.join("data/queues/thumbnail-dead-letters/messages");
+                // The queue writes a record beside (`.ID.tmp`) and renames it: a listing can
+                // name a file gone by the time it is read. Only records, read if still there.
                 std::fs::read_dir(spool)
                     .map(|entries| {
                         entries
-                            .map(|e| {
-                                let record: serde_json::Value = serde_json::from_slice(
-                                    &std::fs::read(e.unwrap().path()).unwrap(),
-                                )
-                                .unwrap();
+                            .map(|e| e.unwrap().path())
+                            .filter(|path| {
+                                path.extension().is_some_and(|x| x == "json")
+                                    && !path.file_name().unwrap().to_string_lossy().starts_with('.')
+                            })
+                            .filter_map(|path| std::fs::read(path).ok())
+                            .map(|bytes| {
+                                let record: serde_json::Value =
+                                    serde_json::from_slice(&bytes).unwrap();
                                 record["attributes"][REASON].as_str().unwrap().to_owned()
                             })
                             .collect()
