@@ -687,3 +687,35 @@ fn an_interlaced_png_gives_what_the_same_pixels_plain_give() {
     assert_eq!(plain.to_rgba8().as_raw(), interlaced.to_rgba8().as_raw());
     assert_eq!((plain.width(), plain.height()), (100, 100));
 }
+
+/// One rounding rule for every decoder, vipsthumbnail's: the output size is planned on the
+/// image's full size, not on what a decoder shrank it to on load (a 1600x1067 JPEG at 1/8 is
+/// 200x134, rounded up; it used to come out 200x134 where the TIFF came out 200x133).
+#[test]
+fn every_decoder_gives_one_output_size() {
+    let photo = DynamicImage::ImageRgb8(quadrants(1600, 1067));
+    let inputs = [
+        (
+            "jpeg",
+            jpeg(photo.as_rgb8().unwrap(), &JpegOptions::default()),
+        ),
+        ("png", encode(&photo, Codec::Png)),
+        ("tiff", encode(&photo, Codec::Tiff)),
+    ];
+    for (size, fit, expected) in [
+        ("200x200", Fit::Contain, (200, 133)),
+        ("x100", Fit::Contain, (150, 100)),
+        ("150x150", Fit::Cover, (150, 150)),
+        ("90x", Fit::Contain, (90, 60)),
+    ] {
+        for (name, input) in &inputs {
+            let made = make(input, &spec(size, fit)).unwrap();
+            assert_eq!(
+                (made.width(), made.height()),
+                expected,
+                "{name} at {size} {fit:?}"
+            );
+            assert_quadrants(&made, &format!("{name} at {size}"));
+        }
+    }
+}

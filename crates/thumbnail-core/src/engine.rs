@@ -5,7 +5,7 @@ use std::cmp::Reverse;
 use crate::attention::attention_anchor;
 use crate::decode::{self, ImageInfo};
 use crate::encode::encode;
-use crate::geometry::plan;
+use crate::geometry::{plan, plan_on};
 use crate::placeholder::{HASH_SIDE, PLACEHOLDER_SIDE, Placeholder};
 use crate::raster::Raster;
 use crate::resize::{Resizer, entropy_anchor};
@@ -189,13 +189,16 @@ impl Engine {
         with_placeholder: bool,
     ) -> Result<(Vec<Thumbnail>, Option<Placeholder>), Error> {
         self.faults.clear();
-        let (decoded, _, faults) = decode::decode(input, &self.limits, Vec::new(), |info| {
-            shrink_on_load(info, specs)
+        let mut shrink = 1;
+        let (decoded, info, faults) = decode::decode(input, &self.limits, Vec::new(), |info| {
+            shrink = shrink_on_load(info, specs);
+            shrink
         })?;
         self.faults = faults;
+        let original = original_size(&decoded, &info, shrink);
         // Outputs count against the pixel limit as inputs do: refused before any is allocated.
         for spec in specs {
-            let p = plan(decoded.width(), decoded.height(), spec, (0.5, 0.5));
+            let p = plan(original.0, original.1, spec, (0.5, 0.5));
             let pixels = u64::from(p.width) * u64::from(p.height);
             if pixels > self.limits.max_pixels {
                 return Err(Error::OutputTooLarge {
@@ -211,13 +214,13 @@ impl Engine {
         // Largest output first, so the pyramid of halvings grows only as far as the smallest needs.
         let mut order: Vec<usize> = (0..specs.len()).collect();
         order.sort_by_key(|&i| {
-            let p = plan(levels[0].width(), levels[0].height(), &specs[i], (0.5, 0.5));
+            let p = plan(original.0, original.1, &specs[i], (0.5, 0.5));
             Reverse(u64::from(p.width) * u64::from(p.height))
         });
         let mut made: Vec<Option<Vec<Thumbnail>>> = vec![None; specs.len()];
         let mut outcome = Ok(());
         for i in order {
-            match self.make(&mut levels, &specs[i]) {
+            match self.make(&mut levels, original, &specs[i]) {
                 Ok(thumbnails) => made[i] = Some(thumbnails),
                 Err(e) => {
                     outcome = Err(e);
@@ -252,22 +255,25 @@ impl Engine {
         Placeholder::of(&shrink(PLACEHOLDER_SIDE), &shrink(HASH_SIDE))
     }
 
-    /// One resize for `spec`, then one encoding per format it asks for.
+    /// One resize for `spec`, planned on the `original` size, then one encoding per format it
+    /// asks for.
     fn make(
         &mut self,
         levels: &mut Vec<Raster>,
+        original: (u32, u32),
         spec: &ThumbnailSpec,
     ) -> Result<Vec<Thumbnail>, Error> {
-        let level = self.level_for(levels, spec);
+        let level = self.level_for(levels, original, spec);
         let source = &levels[level];
+        let size = (source.width(), source.height());
         let anchor = spec.gravity.anchor().unwrap_or_else(|| {
-            let window = plan(source.width(), source.height(), spec, (0.5, 0.5)).window;
+            let window = plan_on(size, original, spec, (0.5, 0.5)).window;
             match spec.gravity {
                 Gravity::Attention => attention_anchor(source, window.width, window.height),
                 _ => entropy_anchor(source, window.width, window.height),
             }
         });
-        let plan = plan(source.width(), source.height(), spec, anchor);
+        let plan = plan_on(size, original, spec, anchor);
         let buffer = self.take_buffer();
         let resized = self.resizer.resample(source, &plan, spec.filter, buffer);
         let (width, height) = (resized.width(), resized.height());
@@ -290,8 +296,15 @@ impl Engine {
 
     /// The index of the smallest level the spec can be made from without enlarging, halving the
     /// smallest level while that still leaves the final filter at least a 2x reduction.
-    fn level_for(&mut self, levels: &mut Vec<Raster>, spec: &ThumbnailSpec) -> usize {
-        let room = |level: &Raster| plan(level.width(), level.height(), spec, (0.5, 0.5)).room();
+    fn level_for(
+        &mut self,
+        levels: &mut Vec<Raster>,
+        original: (u32, u32),
+        spec: &ThumbnailSpec,
+    ) -> usize {
+        let room = |level: &Raster| {
+            plan_on((level.width(), level.height()), original, spec, (0.5, 0.5)).room()
+        };
         let mut chosen = levels
             .iter()
             .rposition(|level| room(level) >= 1.0)
@@ -311,6 +324,19 @@ impl Engine {
 
     fn give_back(&mut self, buffer: Vec<u8>) {
         self.buffers.push(buffer);
+    }
+}
+
+/// The size of the upright image at full scale, which every output is planned on: the header's,
+/// when the decoder shrank it on load by `shrink` to `decoded` (sides rounded either way); else
+/// the decoded size itself (a header's size can differ from what is shown, e.g. a HEIF's crop).
+fn original_size(decoded: &Raster, info: &ImageInfo, shrink: u32) -> (u32, u32) {
+    let (width, height) = info.oriented_size();
+    let shrunk = |full: u32, side: u32| full.div_ceil(shrink).abs_diff(side) <= 1;
+    if shrink > 1 && shrunk(width, decoded.width()) && shrunk(height, decoded.height()) {
+        (width, height)
+    } else {
+        (decoded.width(), decoded.height())
     }
 }
 

@@ -94,6 +94,32 @@ pub(crate) fn plan(
     }
 }
 
+/// [`plan`] made on the `original` size, its window carried over to `level`, the image shrunk
+/// on load or halved (whose sides were rounded): the output size is the original's own at every
+/// scale and from every decoder, as vipsthumbnail's is. (Planned on the level, a 1600x1067 JPEG
+/// decoded at 1/8, 200x134, would come out 200x134 where a TIFF comes out 200x133.)
+pub(crate) fn plan_on(
+    level: (u32, u32),
+    original: (u32, u32),
+    spec: &ThumbnailSpec,
+    anchor: (f64, f64),
+) -> Plan {
+    let on_original = plan(original.0, original.1, spec, anchor);
+    let (lw, lh) = (f64::from(level.0), f64::from(level.1));
+    let (sx, sy) = (lw / f64::from(original.0), lh / f64::from(original.1));
+    let w = on_original.window;
+    let (x, y) = ((w.x * sx).min(lw), (w.y * sy).min(lh));
+    Plan {
+        window: Window {
+            x,
+            y,
+            width: (w.width * sx).min(lw - x),
+            height: (w.height * sy).min(lh - y),
+        },
+        ..on_original
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -104,6 +130,26 @@ mod tests {
     }
 
     const CENTRE: (f64, f64) = (0.5, 0.5);
+
+    #[test]
+    fn a_level_gets_the_original_size_and_the_window_scaled_to_it() {
+        let s200 = spec("200x200", Fit::Contain);
+        // 1600x1067 decoded at 1/8: 200x134 (rounded up), planned as the original: 200x133.
+        let p = plan_on((200, 134), (1600, 1067), &s200, (0.5, 0.5));
+        assert_eq!((p.width, p.height), (200, 133));
+        assert_eq!((p.window.width, p.window.height), (200.0, 134.0));
+        let c = plan_on(
+            (400, 267),
+            (1600, 1067),
+            &spec("100x100", Fit::Cover),
+            (1.0, 0.5),
+        );
+        assert_eq!((c.width, c.height), (100, 100));
+        // The original's 1067x1067 crop at the right, scaled by 1/4 and 267/1067.
+        assert!((c.window.width - 1067.0 / 4.0).abs() < 1e-9, "{c:?}");
+        assert!((c.window.x + c.window.width - 400.0).abs() < 1e-9, "{c:?}");
+        assert!((c.window.height - 267.0).abs() < 1e-9, "{c:?}");
+    }
 
     #[test]
     fn cover_fills_box_and_crops_centre() {
