@@ -29,7 +29,9 @@ async function upload(files) {
     const body = await response.json();
     const refused = body.refused.map((r) => `${r.name}: ${r.reason}`).join("; ");
     uploadStatus.textContent =
-      `${body.uploaded.length} uploaded` + (refused ? `; refused: ${refused}` : "");
+      (body.error ? `${body.error}; ` : "") +
+      `${body.uploaded.length} uploaded` +
+      (refused ? `; refused: ${refused}` : "");
   } catch (error) {
     uploadStatus.textContent = `upload failed: ${error}`;
   }

@@ -5,7 +5,7 @@
 //! | route | what |
 //! |---|---|
 //! | `GET /` | the page: an upload drop zone, recent uploads with their thumbnails as they are made, the queue, dead letters, presets |
-//! | `POST /uploads` | images (multipart) into the source bucket, where the upload event takes them on |
+//! | `POST /uploads` | images (multipart) into the source bucket, where the upload event takes them on; streamed, bounded ([`upload`]) |
 //! | `GET /events` | server-sent events: each change to the recent uploads, as an HTML fragment |
 //! | `GET /fragments/status` | the queue and dead letters, as an HTML fragment |
 //! | `POST /dead-letters/{id}/replay` | moves a dead letter back to the queue |
@@ -38,6 +38,7 @@
 //!     reserved_prefix: None,
 //!     hosts: vec![],
 //!     token: None,
+//!     max_upload_bytes: 100 << 20,
 //!     feed,
 //! };
 //! let (_stopping, stopped) = tokio::sync::watch::channel(false);
@@ -52,6 +53,7 @@
 
 mod feed;
 mod page;
+pub mod upload;
 
 pub use feed::Feed;
 
@@ -61,7 +63,7 @@ use std::time::{Duration, SystemTime};
 
 use axum::Router;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse, Response};
@@ -73,11 +75,8 @@ use thumbnail_core::ThumbnailSpec;
 use thumbnail_pipeline::dead_letters;
 use thumbnail_queue::Queue;
 use thumbnail_storage::links::LinkSigner;
-use thumbnail_storage::{ObjectKey, ObjectStore, PutOptions, StorageError};
+use thumbnail_storage::{ObjectKey, ObjectStore, StorageError};
 use tokio::sync::{broadcast, watch};
-
-/// The largest upload request: several photos at once.
-const MAX_UPLOAD: usize = 256 << 20;
 
 /// The largest thumbnail a signed link serves.
 const MAX_FILE: u64 = 64 << 20;
@@ -120,6 +119,9 @@ pub struct Console {
     pub hosts: Vec<String>,
     /// The password its pages and actions ask for (any user name); `None`: no login.
     pub token: Option<String>,
+    /// The largest file an upload may hold: the engine's byte limit (`Limits::max_bytes`), past
+    /// which no thumbnail could be made of it.
+    pub max_upload_bytes: u64,
     /// The recent uploads: this feed must also be one of the pipeline's notifiers.
     pub feed: Feed,
 }
@@ -225,10 +227,11 @@ impl Console {
             .route("/console.js", get(script))
             .route("/events", get(events))
             .route("/fragments/status", get(status))
-            .route("/uploads", post(upload))
+            .route("/uploads", post(upload::upload))
             .route("/dead-letters/{id}/replay", post(replay))
             .route("/files/{*key}", get(file))
-            .layer(DefaultBodyLimit::max(MAX_UPLOAD))
+            .layer(DefaultBodyLimit::max(upload::MAX_REQUEST))
+            .layer(axum::Extension(upload::Slots::new()))
             .layer(axum::middleware::from_fn_with_state(
                 Arc::clone(&console),
                 guard,
@@ -251,7 +254,7 @@ impl Console {
     }
 
     /// Whether `key` lies under the thumbnails' prefix in a bucket they share with uploads.
-    fn is_reserved(&self, key: &ObjectKey) -> bool {
+    pub(crate) fn is_reserved(&self, key: &ObjectKey) -> bool {
         self.reserved_prefix.as_deref().is_some_and(|prefix| {
             key.as_str()
                 .strip_prefix(prefix)
@@ -411,7 +414,7 @@ fn authorized(headers: &HeaderMap, token: &str) -> bool {
 }
 
 /// The refusal of a state-changing request that does not come from the console's page.
-fn unless_from_console(headers: &HeaderMap) -> Option<Response> {
+pub(crate) fn unless_from_console(headers: &HeaderMap) -> Option<Response> {
     (!headers.contains_key(CONSOLE_HEADER)).then(|| {
         (
             StatusCode::FORBIDDEN,
@@ -419,57 +422,6 @@ fn unless_from_console(headers: &HeaderMap) -> Option<Response> {
         )
             .into_response()
     })
-}
-
-/// Each file of the form into the source bucket under its file name.
-async fn upload(State(console): Shared, headers: HeaderMap, mut form: Multipart) -> Response {
-    if let Some(refused) = unless_from_console(&headers) {
-        return refused;
-    }
-    let mut uploaded = Vec::new();
-    let mut refused = Vec::new();
-    loop {
-        let field = match form.next_field().await {
-            Ok(Some(field)) => field,
-            Ok(None) => break,
-            Err(e) => return (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
-        };
-        let Some(name) = field.file_name().map(str::to_owned) else {
-            continue;
-        };
-        let bytes = match field.bytes().await {
-            Ok(bytes) => bytes,
-            Err(e) => return (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
-        };
-        // The type the bytes are, never the one the browser claims (`text/html` would be served
-        // back as a page on the console's origin).
-        let content_type = thumbnail_core::ImageFormat::detect(&bytes)
-            .map_or("application/octet-stream", |format| format.mime_type());
-        let stored = match ObjectKey::new(name.clone()) {
-            Ok(key) if console.is_reserved(&key) => Err(format!(
-                "{} is where thumbnails are kept; uploads go elsewhere",
-                console.reserved_prefix.as_deref().unwrap_or_default()
-            )),
-            Ok(key) => console
-                .source
-                .put(&key, bytes.to_vec(), &PutOptions::new(content_type))
-                .await
-                .map(|_| key)
-                .map_err(|e| e.to_string()),
-            Err(e) => Err(e.to_string()),
-        };
-        match stored {
-            Ok(key) => {
-                console.feed.uploaded(key.as_str());
-                uploaded.push(key.to_string());
-            }
-            Err(reason) => {
-                tracing::warn!(file = %name, %reason, "console upload refused");
-                refused.push(serde_json::json!({"name": name, "reason": reason}));
-            }
-        }
-    }
-    axum::Json(serde_json::json!({"uploaded": uploaded, "refused": refused})).into_response()
 }
 
 async fn replay(State(console): Shared, headers: HeaderMap, Path(id): Path<String>) -> Response {

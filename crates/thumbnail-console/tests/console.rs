@@ -39,6 +39,9 @@ async fn served(name: &str) -> Served {
     served_with(name, None).await
 }
 
+/// The largest file the served console takes: 1 MiB, to test the limit with small bodies.
+const MAX_UPLOAD: u64 = 1 << 20;
+
 /// [`served`], asking for `token` when one is given.
 async fn served_with(name: &str, token: Option<&str>) -> Served {
     let root =
@@ -70,6 +73,7 @@ async fn served_with(name: &str, token: Option<&str>) -> Served {
         reserved_prefix: Some("thumbs".into()),
         hosts: vec!["thumbs.example.com".into()],
         token: token.map(str::to_owned),
+        max_upload_bytes: MAX_UPLOAD,
         feed: Feed::new(),
     };
     let (stopping, stopped) = watch::channel(false);
@@ -570,4 +574,124 @@ async fn only_its_own_host_names_and_with_a_token_only_who_gives_it_get_in() {
     .await
     .unwrap();
     assert_eq!(statuses, [401, 401, 200, 200, 421, 200, 200]);
+}
+
+/// Each file at most the limit (a larger one refused with 413 and the JSON the page shows, the
+/// others of the request stored), at most 100 files a request, at most 4 uploads at once; no
+/// answer names a server path.
+#[tokio::test(flavor = "multi_thread")]
+async fn uploads_are_bounded_in_size_in_files_and_at_once() {
+    let served = served("bounded").await;
+    let upload = |files: Vec<(String, Vec<u8>)>| {
+        let port = served.port;
+        async move {
+            let named: Vec<(&str, &[u8])> = files
+                .iter()
+                .map(|(n, b)| (n.as_str(), b.as_slice()))
+                .collect();
+            let (content_type, body) = multipart(&named);
+            let head = format!("POST /uploads\n{content_type}\nX-Thumbnail-Console: 1");
+            let (status, _, answer) = post(port, head, body).await;
+            let text = String::from_utf8(answer).unwrap();
+            let answer: serde_json::Value = serde_json::from_str(&text)
+                .unwrap_or_else(|e| panic!("{status}: not JSON ({e}): {text}"));
+            (status, answer, text)
+        }
+    };
+    let small = vec![7u8; 1000];
+    let over = vec![7u8; MAX_UPLOAD as usize + 1];
+    let (status, answer, text) = upload(vec![
+        ("first.jpg".into(), small.clone()),
+        ("big.jpg".into(), over),
+        ("after.jpg".into(), small.clone()),
+    ])
+    .await;
+    assert_eq!(status, 413, "{text}");
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap()
+            .contains("over the limit of 1 MiB"),
+        "{text}"
+    );
+    assert_eq!(
+        answer["uploaded"],
+        serde_json::json!(["first.jpg", "after.jpg"])
+    );
+    assert_eq!(answer["refused"][0]["name"], "big.jpg");
+    let big = ObjectKey::new("big.jpg").unwrap();
+    assert!(!served.source.exists(&big).await.unwrap());
+    assert!(!text.contains(&*served.root.to_string_lossy()), "{text}");
+    // Exactly at the limit is taken.
+    let (status, _, text) = upload(vec![("edge.jpg".into(), vec![7; MAX_UPLOAD as usize])]).await;
+    assert_eq!(status, 200, "{text}");
+
+    let many: Vec<(String, Vec<u8>)> = (0..101)
+        .map(|i| (format!("m{i:03}.jpg"), vec![1; 10]))
+        .collect();
+    let (status, answer, text) = upload(many).await;
+    assert_eq!(status, 413, "{text}");
+    assert_eq!(answer["uploaded"].as_array().unwrap().len(), 100, "{text}");
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap()
+            .contains("at most 100 files"),
+        "{text}"
+    );
+    let last = ObjectKey::new("m100.jpg").unwrap();
+    assert!(!served.source.exists(&last).await.unwrap());
+
+    // Four uploads that stall after their first bytes hold every slot: the next is told to
+    // wait (503), and is taken once they are gone. (Their requests may reach the handler after a
+    // probe's; one that was itself answered 503 is replaced until four hold.)
+    let port = served.port;
+    let stall = |i: usize| {
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        write!(
+            stream,
+            "POST /uploads HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Thumbnail-Console: 1\r\n\
+             Content-Type: multipart/form-data; boundary=b\r\nContent-Length: 100000\r\n\r\n\
+             --b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"s{i}.jpg\"\r\n\r\nabc"
+        )
+        .unwrap();
+        stream.set_nonblocking(true).unwrap();
+        stream
+    };
+    let answered = |stream: &mut TcpStream| stream.read(&mut [0; 64]).is_ok();
+    let mut stalled: Vec<TcpStream> = (0..thumbnail_console::upload::AT_ONCE).map(stall).collect();
+    let started = std::time::Instant::now();
+    loop {
+        let (status, answer, text) = upload(vec![("late.jpg".into(), small.clone())]).await;
+        if status == 503 {
+            assert!(
+                answer["error"].as_str().unwrap().contains("under way"),
+                "{text}"
+            );
+            break;
+        }
+        assert_eq!(status, 200, "{text}");
+        assert!(started.elapsed() < Duration::from_secs(10), "never refused");
+        for (i, stream) in stalled.iter_mut().enumerate() {
+            if answered(stream) {
+                *stream = stall(i);
+            }
+        }
+    }
+    drop(stalled);
+    let started = std::time::Instant::now();
+    while upload(vec![("later.jpg".into(), small.clone())]).await.0 != 200 {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the slots never freed"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    for i in 0..thumbnail_console::upload::AT_ONCE {
+        let partial = ObjectKey::new(format!("s{i}.jpg")).unwrap();
+        assert!(
+            !served.source.exists(&partial).await.unwrap(),
+            "a cut upload is not stored"
+        );
+    }
 }

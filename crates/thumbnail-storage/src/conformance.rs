@@ -20,6 +20,7 @@ use crate::{ObjectKey, ObjectStore, PutOptions, StorageError};
 pub async fn run(store: &dyn ObjectStore) {
     let prefix = unique_prefix();
     round_trip_keeps_bytes_and_metadata(store, &prefix).await;
+    a_file_is_stored_as_its_bytes(store, &prefix).await;
     awkward_keys_round_trip(store, &prefix).await;
     size_limit_refuses_before_reading(store, &prefix).await;
     prefix_reads_the_head_only(store, &prefix).await;
@@ -27,6 +28,38 @@ pub async fn run(store: &dyn ObjectStore) {
     overwrite_replaces_content_and_etag(store, &prefix).await;
     preview_url_serves_the_content(store, &prefix).await;
     listing_pages_through_a_prefix(store, &prefix).await;
+}
+
+/// [`ObjectStore::put_file`] stores the whole file, from its start wherever its cursor was, as
+/// [`ObjectStore::put`] would store its bytes.
+pub async fn a_file_is_stored_as_its_bytes(store: &dyn ObjectStore, prefix: &str) {
+    use std::io::Write;
+    let key = key(prefix, "from-a-file.png");
+    let bytes: Vec<u8> = (0..=250u8).cycle().take(300_000).collect();
+    let path = std::env::temp_dir().join(format!("{prefix}-put-file"));
+    let mut file = std::fs::File::options()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .expect("a temporary file");
+    std::fs::remove_file(&path).expect("unlinked, still open");
+    file.write_all(&bytes).expect("written");
+    let options = PutOptions::new("image/png").with_metadata("owner", "alice");
+    let put = store
+        .put_file(&key, file, &options)
+        .await
+        .expect("put_file");
+    assert_eq!(put.size, 300_000);
+    assert_eq!(put.etag, crate::content_etag(&bytes));
+    let got = store.get(&key, 1 << 20).await.expect("get");
+    assert!(got.bytes == bytes, "the file's bytes, whole");
+    assert_eq!(got.info.content_type.as_deref(), Some("image/png"));
+    assert_eq!(
+        got.info.metadata.get("owner").map(String::as_str),
+        Some("alice")
+    );
+    assert_eq!(got.info.etag, put.etag);
 }
 
 /// A prefix no other run uses.

@@ -179,6 +179,27 @@ pub trait ObjectStore: Send + Sync + Debug {
         options: &PutOptions,
     ) -> Result<ObjectInfo, StorageError>;
 
+    /// Writes an object whole from `file`, read from its start, without holding it in memory
+    /// where the store allows: the local store copies it, S3 streams it. (The default reads it
+    /// whole into [`ObjectStore::put`].) For uploads spooled to a temporary file.
+    async fn put_file(
+        &self,
+        key: &ObjectKey,
+        file: std::fs::File,
+        options: &PutOptions,
+    ) -> Result<ObjectInfo, StorageError> {
+        let bytes = tokio::task::spawn_blocking(move || read_whole(file))
+            .await
+            .expect("reading a file does not panic")
+            .map_err(|e| StorageError::Permanent {
+                operation: "read the file for",
+                store: self.name().to_owned(),
+                key: key.to_string(),
+                message: e.to_string(),
+            })?;
+        self.put(key, bytes, options).await
+    }
+
     /// A URL a person can open to see the object, valid for `expires_in` (capped at
     /// [`MAX_PREVIEW_EXPIRY`]): a presigned GET on S3, a `file://` URL locally.
     async fn preview_url(
@@ -232,6 +253,15 @@ impl<T: ObjectStore + ?Sized> ObjectStore for Box<T> {
         (**self).put(key, bytes, options).await
     }
 
+    async fn put_file(
+        &self,
+        key: &ObjectKey,
+        file: std::fs::File,
+        options: &PutOptions,
+    ) -> Result<ObjectInfo, StorageError> {
+        (**self).put_file(key, file, options).await
+    }
+
     async fn preview_url(
         &self,
         key: &ObjectKey,
@@ -281,6 +311,15 @@ impl ListPage {
             Err(_) => self.unnamed.push(key),
         }
     }
+}
+
+/// All of `file`, from its start.
+fn read_whole(mut file: std::fs::File) -> std::io::Result<Vec<u8>> {
+    use std::io::{Read, Seek};
+    file.rewind()?;
+    let mut bytes = Vec::with_capacity(file.metadata()?.len() as usize);
+    file.read_to_end(&mut bytes)?;
+    Ok(bytes)
 }
 
 /// The ETag the local and memory stores give: the hex MD5 of the content, as S3 does for single-part uploads.

@@ -21,7 +21,7 @@
 //!   is ignored, and the ETag taken from the content.
 
 use std::collections::BTreeMap;
-use std::io::{self, ErrorKind, Read, Write};
+use std::io::{self, ErrorKind, Read};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -197,6 +197,73 @@ impl LocalStore {
     }
 }
 
+/// What [`LocalStore::write`] stores: bytes in memory, or a file copied as it is read.
+enum Content {
+    Bytes(Vec<u8>),
+    File(std::fs::File),
+}
+
+impl LocalStore {
+    /// Writes `content` as `key`, its metadata beside or on it, atomically.
+    async fn write(
+        &self,
+        key: &ObjectKey,
+        content: Content,
+        options: &PutOptions,
+    ) -> Result<ObjectInfo, StorageError> {
+        let path = self.data_path(key)?;
+        let mut meta = Meta {
+            size: 0,
+            inode: 0,
+            modified_ns: 0,
+            etag: String::new(),
+            content_type: options.content_type.clone(),
+            cache_control: options.cache_control.clone(),
+            metadata: options.metadata.clone(),
+        };
+        let meta_path = meta_path(key);
+        let meta = self
+            .blocking("put", key, move |files| {
+                let mut file;
+                let mut bytes_read;
+                let source: &mut dyn Read = match content {
+                    Content::Bytes(bytes) => {
+                        (meta.size, meta.etag) = (bytes.len() as u64, content_etag(&bytes));
+                        bytes_read = io::Cursor::new(bytes);
+                        &mut bytes_read
+                    }
+                    Content::File(whole) => {
+                        // Read twice, hashed then copied: the ETag is part of what is written.
+                        file = whole;
+                        (meta.size, meta.etag) = (file.metadata()?.len(), file_etag(&file)?);
+                        io::Seek::rewind(&mut file)?;
+                        &mut file
+                    }
+                };
+                let (json, attached) = files.write_atomically(&path, source, |file, stamp| {
+                    (meta.inode, meta.modified_ns) = (stamp.inode, stamp.modified_ns);
+                    let json = serde_json::to_vec(&meta).expect("metadata serialises");
+                    let attached = attach_meta(file, &json)?;
+                    Ok((json, attached))
+                })?;
+                if !attached {
+                    files.write_atomically(&meta_path, &mut &json[..], |_, _| Ok(()))?;
+                }
+                Ok(meta)
+            })
+            .await?;
+        Ok(ObjectInfo {
+            key: key.clone(),
+            size: meta.size,
+            content_type: meta.content_type,
+            cache_control: meta.cache_control,
+            etag: meta.etag,
+            version: None,
+            metadata: meta.metadata,
+        })
+    }
+}
+
 /// The root's handle, on a blocking thread.
 struct Files {
     dir: Arc<Dir>,
@@ -258,7 +325,7 @@ impl Files {
     fn write_atomically<T>(
         &self,
         path: &Path,
-        bytes: &[u8],
+        source: &mut dyn Read,
         finish: impl FnOnce(&std::fs::File, Stamp) -> io::Result<T>,
     ) -> io::Result<T> {
         static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -279,7 +346,7 @@ impl Files {
             let mut options = cap_std::fs::OpenOptions::new();
             options.write(true).create_new(true);
             let mut file = self.dir.open_with(&temporary, &options)?.into_std();
-            file.write_all(bytes)?;
+            io::copy(source, &mut file)?;
             // Attributes change the status-change time, not the stamp's modification time.
             let finished = finish(&file, Stamp::of(&file)?)?;
             file.sync_all()?;
@@ -443,40 +510,16 @@ impl ObjectStore for LocalStore {
         bytes: Vec<u8>,
         options: &PutOptions,
     ) -> Result<ObjectInfo, StorageError> {
-        let path = self.data_path(key)?;
-        let mut meta = Meta {
-            size: bytes.len() as u64,
-            inode: 0,
-            modified_ns: 0,
-            etag: content_etag(&bytes),
-            content_type: options.content_type.clone(),
-            cache_control: options.cache_control.clone(),
-            metadata: options.metadata.clone(),
-        };
-        let meta_path = meta_path(key);
-        let meta = self
-            .blocking("put", key, move |files| {
-                let (json, attached) = files.write_atomically(&path, &bytes, |file, stamp| {
-                    (meta.inode, meta.modified_ns) = (stamp.inode, stamp.modified_ns);
-                    let json = serde_json::to_vec(&meta).expect("metadata serialises");
-                    let attached = attach_meta(file, &json)?;
-                    Ok((json, attached))
-                })?;
-                if !attached {
-                    files.write_atomically(&meta_path, &json, |_, _| Ok(()))?;
-                }
-                Ok(meta)
-            })
-            .await?;
-        Ok(ObjectInfo {
-            key: key.clone(),
-            size: meta.size,
-            content_type: meta.content_type,
-            cache_control: meta.cache_control,
-            etag: meta.etag,
-            version: None,
-            metadata: meta.metadata,
-        })
+        self.write(key, Content::Bytes(bytes), options).await
+    }
+
+    async fn put_file(
+        &self,
+        key: &ObjectKey,
+        file: std::fs::File,
+        options: &PutOptions,
+    ) -> Result<ObjectInfo, StorageError> {
+        self.write(key, Content::File(file), options).await
     }
 
     async fn preview_url(

@@ -130,6 +130,38 @@ fn metadata(map: Option<&HashMap<String, String>>) -> std::collections::BTreeMap
 }
 
 impl S3Store {
+    /// A PUT of `body`, `size` bytes.
+    async fn send(
+        &self,
+        key: &ObjectKey,
+        body: ByteStream,
+        size: u64,
+        options: &PutOptions,
+    ) -> Result<ObjectInfo, StorageError> {
+        let output = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key.as_str())
+            .body(body)
+            .content_length(size as i64)
+            .set_content_type(options.content_type.clone())
+            .set_cache_control(options.cache_control.clone())
+            .set_metadata(Some(options.metadata.clone().into_iter().collect()))
+            .send()
+            .await
+            .map_err(|e| self.error("put", key.as_str(), classify(&e)))?;
+        Ok(ObjectInfo {
+            key: key.clone(),
+            size,
+            content_type: options.content_type.clone(),
+            cache_control: options.cache_control.clone(),
+            etag: unquote(output.e_tag()),
+            version: output.version_id().map(str::to_owned),
+            metadata: options.metadata.clone(),
+        })
+    }
+
     /// A GET, of `range` if given; refuses with [`StorageError::TooLarge`] a body of more than
     /// `max_bytes`, from the response headers, before reading it.
     async fn download(
@@ -251,27 +283,35 @@ impl ObjectStore for S3Store {
         options: &PutOptions,
     ) -> Result<ObjectInfo, StorageError> {
         let size = bytes.len() as u64;
-        let output = self
-            .client
-            .put_object()
-            .bucket(&self.bucket)
-            .key(key.as_str())
-            .body(ByteStream::from(bytes))
-            .set_content_type(options.content_type.clone())
-            .set_cache_control(options.cache_control.clone())
-            .set_metadata(Some(options.metadata.clone().into_iter().collect()))
-            .send()
+        self.send(key, ByteStream::from(bytes), size, options).await
+    }
+
+    async fn put_file(
+        &self,
+        key: &ObjectKey,
+        mut file: std::fs::File,
+        options: &PutOptions,
+    ) -> Result<ObjectInfo, StorageError> {
+        use std::io::Seek;
+        let unreadable = |e: &dyn std::fmt::Display| StorageError::Permanent {
+            operation: "read the file for",
+            store: self.bucket.clone(),
+            key: key.to_string(),
+            message: e.to_string(),
+        };
+        let size = file
+            .rewind()
+            .and_then(|()| file.metadata())
+            .map_err(|e| unreadable(&e))?
+            .len();
+        // Read in chunks as it is sent, never whole.
+        let body = ByteStream::read_from()
+            .file(tokio::fs::File::from_std(file))
+            .length(aws_sdk_s3::primitives::Length::Exact(size))
+            .build()
             .await
-            .map_err(|e| self.error("put", key.as_str(), classify(&e)))?;
-        Ok(ObjectInfo {
-            key: key.clone(),
-            size,
-            content_type: options.content_type.clone(),
-            cache_control: options.cache_control.clone(),
-            etag: unquote(output.e_tag()),
-            version: output.version_id().map(str::to_owned),
-            metadata: options.metadata.clone(),
-        })
+            .map_err(|e| unreadable(&e))?;
+        self.send(key, body, size, options).await
     }
 
     async fn preview_url(

@@ -65,6 +65,7 @@ pub async fn run(settings: Settings, exit_when_idle: bool) -> Result<()> {
                 .console_token
                 .as_ref()
                 .map(|t| t.expose().to_owned()),
+            max_upload_bytes: settings.pipeline_config().limits.max_bytes,
             feed,
         };
         if !addr.ip().is_loopback() && settings.console_token.is_none() {
@@ -459,8 +460,8 @@ mod tests {
         // Given up at the job timeout (the download never ends), after extending the message's
         // visibility meanwhile; nothing made, the message kept, hidden for its retry delay.
         assert_eq!(start.elapsed(), Duration::from_secs(90));
-        let made = thumbnail_storage::ObjectKey::new("stall/profile.jpg").unwrap();
-        assert!(!pipeline.dest().exists(&made).await.unwrap());
+        let made = pipeline.dest().list("", None, 10).await.unwrap();
+        assert!(made.objects.is_empty(), "{made:?}");
         let depth = queue.depth().await.unwrap();
         assert_eq!((depth.visible, depth.total()), (0, 1), "{depth:?}");
     }
