@@ -86,7 +86,7 @@ try:
         times = []
         for name in names:
             # An earlier session made it: without its manifest, the work is done again.
-            s3.delete_object(Bucket="bench-thumbs", Key=os.path.splitext(name)[0] + "/manifest.json")
+            s3.delete_object(Bucket="bench-thumbs", Key=name + "/manifest.json")
             request = urllib.request.Request(
                 f"http://127.0.0.1:{port}/2015-03-31/functions/_/invocations",
                 data=json.dumps(event(name)).encode(), method="POST")

@@ -45,7 +45,7 @@
 //! // Nothing to retry: m1 is done and announced; m2 can never succeed (without a dead-letter
 //! // queue it is acknowledged, so it cannot poison the queue).
 //! assert_eq!(answer, serde_json::json!({"batchItemFailures": []}));
-//! assert!(handler.pipeline().dest().keys().iter().any(|k| k.as_str() == "cat/profile.jpg"));
+//! assert!(handler.pipeline().dest().keys().iter().any(|k| k.as_str() == "cat.png/profile.jpg"));
 //! assert_eq!(handler.pipeline().notifier().published().len(), 1);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! # }).unwrap();

@@ -26,7 +26,7 @@
 //! let pipeline = Pipeline::new(uploads, MemoryStore::new("thumbnails"), MemoryNotifier::new(), PipelineConfig::new(specs), 2);
 //! let event = CreatedObject { bucket: "uploads".into(), key, size: Some(stored.size), etag: Some(stored.etag), event_name: "ObjectCreated:Put".into() };
 //! let outcome = pipeline.process(&event).await?;
-//! assert_eq!(outcome, Outcome::Made { keys: vec![ObjectKey::new("photos/cat/profile.jpg")?] });
+//! assert_eq!(outcome, Outcome::Made { keys: vec![ObjectKey::new("photos/cat.png/profile.jpg")?] });
 //! assert_eq!(pipeline.process(&event).await?, Outcome::AlreadyDone); // a duplicate delivery
 //! assert_eq!(pipeline.notifier().published().len(), 1);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
@@ -38,8 +38,8 @@
 //! Queues deliver at least once, so [`Pipeline::process`] may see the same object twice, or crash
 //! half-way and be called again. It is written to be repeated:
 //!
-//! - thumbnail keys are deterministic (`<prefix>/<source key without extension>/<preset>.<ext>`), so a
-//!   repeat overwrites instead of adding;
+//! - thumbnail keys are deterministic (`<prefix>/<source key>/<preset>.<ext>`), so a repeat
+//!   overwrites instead of adding;
 //! - each thumbnail carries the source ETag and a hash of its spec in its metadata, and a manifest
 //!   (`.../manifest.json`) is written last, after the notification: when the manifest matches the
 //!   source ETag and the specs, a repeat costs one small GET and does nothing else;
@@ -240,7 +240,7 @@ impl<S: ObjectStore, D: ObjectStore, N: Notifier> Pipeline<S, D, N> {
             .await;
         let manifest_key = self.layout.manifest(&object.key)?;
         if let Some(etag) = &object.etag
-            && self.manifest_covers(&manifest_key, etag).await?
+            && self.done(&object.key, &manifest_key, etag).await?
         {
             return Ok(Outcome::AlreadyDone);
         }
@@ -270,7 +270,7 @@ impl<S: ObjectStore, D: ObjectStore, N: Notifier> Pipeline<S, D, N> {
         }
         let etag = source.info.etag.clone();
         if object.etag.as_deref() != Some(etag.as_str())
-            && self.manifest_covers(&manifest_key, &etag).await?
+            && self.done(&object.key, &manifest_key, &etag).await?
         {
             return Ok(Outcome::AlreadyDone);
         }
@@ -365,11 +365,35 @@ impl<S: ObjectStore, D: ObjectStore, N: Notifier> Pipeline<S, D, N> {
             return Ok(false);
         }
         let manifest = self.layout.manifest(key)?;
-        Ok(!self.manifest_covers(&manifest, etag).await?)
+        Ok(!self.done(key, &manifest, etag).await?)
     }
 
-    /// Whether the manifest says this source version was done with these specs.
-    async fn manifest_covers(&self, key: &ObjectKey, etag: &str) -> Result<bool, ProcessError> {
+    /// Whether a manifest, at `manifest` or where the earlier layout put it, says that this
+    /// version of `source` was done with these specs.
+    async fn done(
+        &self,
+        source: &ObjectKey,
+        manifest: &ObjectKey,
+        etag: &str,
+    ) -> Result<bool, ProcessError> {
+        if self.manifest_covers(manifest, source, etag).await? {
+            return Ok(true);
+        }
+        match self.layout.legacy_manifest(source)? {
+            Some(legacy) => self.manifest_covers(&legacy, source, etag).await,
+            None => Ok(false),
+        }
+    }
+
+    /// Whether the manifest at `key` says that this version of `source` was done with these
+    /// specs. A manifest of another source (`a.png`'s, in the earlier layout's folder that
+    /// `a.jpg` shared) says nothing about this one.
+    async fn manifest_covers(
+        &self,
+        key: &ObjectKey,
+        source: &ObjectKey,
+        etag: &str,
+    ) -> Result<bool, ProcessError> {
         // One GET: the manifest itself names the source ETag, so a HEAD first would only repeat it.
         let manifest = match self.dest.get(key, 1 << 20).await {
             Ok(manifest) => manifest,
@@ -378,6 +402,6 @@ impl<S: ObjectStore, D: ObjectStore, N: Notifier> Pipeline<S, D, N> {
         };
         // An unreadable manifest is as good as none: the thumbnails are made again.
         Ok(serde_json::from_slice::<Manifest>(&manifest.bytes)
-            .is_ok_and(|m| m.covers(etag, &self.fingerprint)))
+            .is_ok_and(|m| m.source.key == source.as_str() && m.covers(etag, &self.fingerprint)))
     }
 }

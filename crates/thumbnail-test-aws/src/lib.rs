@@ -109,6 +109,46 @@ pub async fn filtered_queue(
     subscribe_queue(config, topic_arn, name, Some(policy)).await
 }
 
+/// The subscriptions of the topic `topic_arn`: each one's protocol, endpoint and filter policy.
+///
+/// # Panics
+///
+/// If the server refuses any step.
+pub async fn subscriptions(
+    config: &aws_config::SdkConfig,
+    topic_arn: &str,
+) -> Vec<(String, String, Option<String>)> {
+    let topic = SnsNotifier::create(config, topic_arn)
+        .await
+        .expect("a topic ARN");
+    let client = topic.client();
+    let listed = client
+        .list_subscriptions_by_topic()
+        .topic_arn(topic_arn)
+        .send()
+        .await
+        .expect("list the topic's subscriptions");
+    let mut found = Vec::new();
+    for subscription in listed.subscriptions() {
+        let arn = subscription.subscription_arn().expect("an ARN");
+        let attributes = client
+            .get_subscription_attributes()
+            .subscription_arn(arn)
+            .send()
+            .await
+            .expect("a subscription's attributes");
+        found.push((
+            subscription.protocol().unwrap_or_default().to_owned(),
+            subscription.endpoint().unwrap_or_default().to_owned(),
+            attributes
+                .attributes()
+                .and_then(|a| a.get("FilterPolicy"))
+                .cloned(),
+        ));
+    }
+    found
+}
+
 async fn subscribe_queue(
     config: &aws_config::SdkConfig,
     topic_arn: &str,

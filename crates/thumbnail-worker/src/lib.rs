@@ -18,8 +18,8 @@
 //!
 //! # async fn example() -> anyhow::Result<()> {
 //! let settings = Settings::from_env()?;
-//! let options = thumbnail_worker::upload::UploadOptions::default();
-//! thumbnail_worker::upload::upload(settings.clone(), &["photo.jpg".into()], &options).await?;
+//! let uploads = thumbnail_worker::upload::plan(&["photo.jpg".into()], None)?;
+//! thumbnail_worker::upload::upload(settings.clone(), &uploads, None).await?;
 //! thumbnail_worker::run::run(settings, true).await?; // until nothing is pending
 //! # Ok(())
 //! # }

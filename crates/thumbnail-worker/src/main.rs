@@ -167,13 +167,22 @@ fn main() -> ExitCode {
                 prefix,
                 owner,
                 files,
-            } => (
-                config,
-                Box::new(move |settings| {
-                    let options = upload::UploadOptions { prefix, owner };
-                    block_on(upload::upload(settings, &files, &options)).map(drop)
-                }),
-            ),
+            } => {
+                // Refused before the settings load or any file is read: a usage error.
+                let uploads = match upload::plan(&files, prefix.as_deref()) {
+                    Ok(uploads) => uploads,
+                    Err(e) => {
+                        eprintln!("error: {e:#}");
+                        return ExitCode::from(2);
+                    }
+                };
+                (
+                    config,
+                    Box::new(move |settings| {
+                        block_on(upload::upload(settings, &uploads, owner.as_deref())).map(drop)
+                    }),
+                )
+            }
             Command::Backfill {
                 config,
                 prefix,

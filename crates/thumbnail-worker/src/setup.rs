@@ -43,12 +43,13 @@ pub async fn setup(settings: &Settings, options: &SetupOptions) -> Result<()> {
     for bucket in [&settings.source_bucket, &settings.dest_bucket] {
         aws.bucket(settings, bucket).create_bucket().await?;
     }
-    let dlq_name = settings
-        .dlq
-        .clone()
-        .unwrap_or_else(|| format!("{}-dead-letters", settings.queue));
+    let jobs = queue_name(&settings.queue);
+    let dlq_name = settings.dlq.as_deref().map_or_else(
+        || format!("{jobs}-dead-letters"),
+        |dlq| queue_name(dlq).to_owned(),
+    );
     let dlq = SqsQueue::create(config, &dlq_name).await?;
-    let queue = SqsQueue::create(config, &settings.queue).await?;
+    let queue = SqsQueue::create(config, jobs).await?;
     let queue_arn = queue.arn().await?;
     configure_queue(settings, &queue, &queue_arn, &dlq.arn().await?).await?;
     announce_uploads(&aws, settings, options, &queue_arn).await?;
@@ -88,6 +89,15 @@ pub async fn setup(settings: &Settings, options: &SetupOptions) -> Result<()> {
         println!("export {name}={}", shell_quote(value));
     }
     Ok(())
+}
+
+/// A queue's name from a setting that holds its name or its URL: a second `setup` runs with the
+/// settings the first printed, which name the queues by URL.
+fn queue_name(setting: &str) -> &str {
+    match setting.starts_with("https://") || setting.starts_with("http://") {
+        true => setting.rsplit('/').next().unwrap_or(setting),
+        false => setting,
+    }
 }
 
 /// The queue policy that lets the source bucket send, the redrive to the dead-letter queue, and
@@ -239,6 +249,17 @@ fn queue_policy(source_bucket: &str, queue_arn: &str) -> Result<serde_json::Valu
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_queue_is_named_by_its_name_or_its_url() {
+        assert_eq!(queue_name("thumbnail-jobs"), "thumbnail-jobs");
+        let url = "https://sqs.eu-west-1.amazonaws.com/123456789012/thumbnail-jobs";
+        assert_eq!(queue_name(url), "thumbnail-jobs");
+        assert_eq!(
+            queue_name("http://127.0.0.1:5000/123456789012/jobs"),
+            "jobs"
+        );
+    }
 
     #[test]
     fn the_queue_policy_names_the_bucket_and_the_account() {

@@ -149,10 +149,13 @@ async fn an_sqs_batch_reports_only_the_messages_to_retry() {
         answer,
         json!({"batchItemFailures": [{"itemIdentifier": "flaky"}]})
     );
-    assert!(made(&handler, "photos/My Photo é+1/profile.jpg"));
-    assert!(made(&handler, "moto/profile.jpg"));
-    assert!(made(&handler, "phone/profile.jpg"), "an iPhone-style HEIC");
-    assert!(!made(&handler, "broken/profile.jpg"));
+    assert!(made(&handler, "photos/My Photo é+1.jpg/profile.jpg"));
+    assert!(made(&handler, "moto.jpg/profile.jpg"));
+    assert!(
+        made(&handler, "phone.heic/profile.jpg"),
+        "an iPhone-style HEIC"
+    );
+    assert!(!made(&handler, "broken.jpg/profile.jpg"));
     let subjects: Vec<String> = handler
         .pipeline()
         .notifier()
@@ -213,7 +216,7 @@ async fn a_direct_s3_event_fails_as_an_error_for_lambda_to_retry() {
             .unwrap(),
         json!({})
     );
-    assert!(made(&handler, "a/profile.jpg"));
+    assert!(made(&handler, "a.jpg/profile.jpg"));
     assert!(matches!(
         handler
             .handle(s3_event("moto-object-created", "flaky.jpg"))
@@ -242,7 +245,7 @@ async fn an_sns_record_that_fails_does_not_stop_the_next() {
         handler.handle(event).await,
         Err(InvocationError::Retry(_))
     ));
-    assert!(made(&handler, "b/profile.jpg"));
+    assert!(made(&handler, "b.jpg/profile.jpg"));
 }
 
 #[tokio::test]
@@ -250,7 +253,7 @@ async fn an_sns_wrapped_event_is_unwrapped() {
     let handler = handler(&[("from sns.jpg", photo())], None).await;
     let event = sns_event(&s3_event("aws-object-created", "from sns.jpg"));
     assert_eq!(handler.handle(event).await.unwrap(), json!({}));
-    assert!(made(&handler, "from sns/profile.jpg"));
+    assert!(made(&handler, "from sns.jpg/profile.jpg"));
     // Delivered again: done already, nothing announced twice.
     let again = sns_event(&s3_event("aws-object-created", "from sns.jpg"));
     handler.handle(again).await.unwrap();
@@ -301,7 +304,7 @@ fn nine_made_one_to_retry(
         &json!({"batchItemFailures": [{"itemIdentifier": "stall.jpg"}]})
     );
     let made_count = (0..10)
-        .filter(|i| made(handler, &format!("p{i}/profile.jpg")))
+        .filter(|i| made(handler, &format!("p{i}.jpg/profile.jpg")))
         .count();
     assert_eq!(made_count, 9);
 }

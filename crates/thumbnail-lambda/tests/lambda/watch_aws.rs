@@ -11,7 +11,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use serde_json::{Value, json};
 use thumbnail_tests::{
     EXTENDED_OUTPUTS, EXTENDED_PRESETS, JpegOptions, extended_thumbnails, free_port, jpeg,
-    quadrants,
+    jpeg_claiming, quadrants,
 };
 
 /// Kills a child process when dropped, so a failing test leaves nothing running.
@@ -109,6 +109,8 @@ async fn the_function_under_cargo_lambda_watch_against_moto() {
         ("a.jpg", good.clone()),
         ("photos/My Photo é+1.jpg", good.clone()),
         ("broken.jpg", good[..3000].to_vec()),
+        // 48 MP: more than a 128 MB function can decode, which its header says before download.
+        ("huge.jpg", jpeg_claiming(8000, 6000)),
     ] {
         s3.put_object()
             .bucket(&source)
@@ -119,8 +121,8 @@ async fn the_function_under_cargo_lambda_watch_against_moto() {
             .unwrap();
     }
     // The s3:TestEvent of the notification's set-up, and one message per upload.
-    let records = drain(&sqs, &jobs, 4).await;
-    assert_eq!(records.len(), 4, "{records:?}");
+    let records = drain(&sqs, &jobs, 5).await;
+    assert_eq!(records.len(), 5, "{records:?}");
 
     let port = free_port();
     let workspace = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
@@ -142,6 +144,8 @@ async fn the_function_under_cargo_lambda_watch_against_moto() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // Logged as a function whose logging configuration says JSON.
+    let log_path = std::env::temp_dir().join(format!("thumbnail-lambda-{n}.log"));
     let function = Running(
         Command::new(env!("CARGO_BIN_EXE_thumbnail-lambda"))
             .env(
@@ -158,8 +162,9 @@ async fn the_function_under_cargo_lambda_watch_against_moto() {
             .env("THUMBNAIL_DLQ", &dlq)
             .env("THUMBNAIL_PRESETS", EXTENDED_PRESETS)
             .env("THUMBNAIL_S3_PATH_STYLE", "true")
+            .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(&log_path).unwrap())
             .spawn()
             .unwrap(),
     );
@@ -195,7 +200,7 @@ async fn the_function_under_cargo_lambda_watch_against_moto() {
 
     // The extended presets: byte for byte what `convert` and the worker make, typed by format.
     let expected = extended_thumbnails(&good);
-    for folder in ["a", "photos/My Photo é+1"] {
+    for folder in ["a.jpg", "photos/My Photo é+1.jpg"] {
         for (name, content_type) in EXTENDED_OUTPUTS {
             let key = format!("{folder}/{name}");
             let (content_type_read, bytes) = thumbnail_test_aws::download(&s3, &dest, &key).await;
@@ -203,7 +208,7 @@ async fn the_function_under_cargo_lambda_watch_against_moto() {
             assert!(bytes == expected[name], "{key} differs from the engine's");
         }
     }
-    let mut subjects: Vec<String> = drain(&sqs, &inbox, 3)
+    let mut subjects: Vec<String> = drain(&sqs, &inbox, 4)
         .await
         .iter()
         .map(|m| {
@@ -216,18 +221,47 @@ async fn the_function_under_cargo_lambda_watch_against_moto() {
         subjects,
         [
             "Thumbnails failed: broken.jpg",
+            "Thumbnails failed: huge.jpg",
             "Thumbnails ready: a.jpg",
             "Thumbnails ready: photos/My Photo ?+1.jpg"
         ]
     );
-    let dead = drain(&sqs, &dlq, 1).await;
-    let reason = dead[0]["messageAttributes"]["thumbnail-failure-reason"]
-        .as_str()
-        .unwrap();
+    let dead = drain(&sqs, &dlq, 2).await;
+    let mut reasons: Vec<&str> = dead
+        .iter()
+        .map(|d| {
+            d["messageAttributes"]["thumbnail-failure-reason"]
+                .as_str()
+                .unwrap()
+        })
+        .collect();
+    reasons.sort();
+    assert_eq!(reasons.len(), 2, "{reasons:?}");
     assert!(
-        reason.contains("broken.jpg") && reason.contains("corrupt"),
-        "{reason}"
+        reasons[0].contains("broken.jpg") && reasons[0].contains("corrupt"),
+        "{reasons:?}"
     );
+    assert!(
+        reasons[1].contains("huge.jpg") && reasons[1].contains("more than the 96 MiB available"),
+        "{reasons:?}"
+    );
+
+    // Every log line is a JSON object with its fields as fields (Lambda adds time and request id).
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    let _ = std::fs::remove_file(&log_path);
+    let lines: Vec<Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let said = |message: &str| {
+        lines
+            .iter()
+            .find(|l| l["fields"]["message"].as_str() == Some(message))
+            .unwrap_or_else(|| panic!("no {message:?} in {log}"))
+    };
+    assert_eq!(said("ready")["level"], "INFO");
+    assert!(said("ready")["fields"]["sizing"].is_string(), "{log}");
+    assert!(lines.iter().all(|l| l.get("timestamp").is_none()), "{log}");
 
     // The process that served the batch, at 128 MB: its peak resident memory.
     let status = std::fs::read_to_string(format!("/proc/{}/status", function.0.id())).unwrap();

@@ -60,7 +60,7 @@ async fn a_bad_record_is_announced_and_dead_lettered_without_losing_the_good_one
     assert!(
         pipeline
             .dest()
-            .exists(&ObjectKey::new("My Photo é+1/profile.jpg").unwrap())
+            .exists(&ObjectKey::new("My Photo é+1.jpg/profile.jpg").unwrap())
             .await
             .unwrap()
     );

@@ -82,7 +82,7 @@ async fn the_owner_in_the_metadata_is_announced_and_recorded() {
     );
     assert_eq!(notification.data["owner"], "alice");
     assert_eq!(
-        manifest(&pipeline, "cat/manifest.json")
+        manifest(&pipeline, "cat.jpg/manifest.json")
             .await
             .owner
             .as_deref(),
@@ -122,7 +122,10 @@ async fn an_owner_of_ten_kilobytes_or_with_control_characters_is_refused_and_the
         );
         assert_eq!(notification.attributes["outcome"], text("made"));
         assert!(notification.data["owner"].is_null());
-        assert_eq!(manifest(&pipeline, "cat/manifest.json").await.owner, None);
+        assert_eq!(
+            manifest(&pipeline, "cat.jpg/manifest.json").await.owner,
+            None
+        );
     }
 }
 

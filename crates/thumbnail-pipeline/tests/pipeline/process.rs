@@ -11,7 +11,7 @@ use thumbnail_storage::conformance::fetch;
 use thumbnail_storage::{
     ListPage, MemoryStore, Object, ObjectInfo, ObjectKey, ObjectStore, PutOptions, StorageError,
 };
-use thumbnail_tests::{JpegOptions, jpeg, png_claiming, quadrants};
+use thumbnail_tests::{JpegOptions, QUADRANT_COLOURS, encode, jpeg, near, png_claiming, quadrants};
 
 fn specs() -> Vec<ThumbnailSpec> {
     let presets = Presets::builtin();
@@ -71,8 +71,8 @@ async fn thumbnails_are_stored_with_metadata_and_announced_with_working_links() 
     assert_eq!(
         keys,
         [
-            "photos/My Photo é+1/profile.jpg",
-            "photos/My Photo é+1/wide.webp"
+            "photos/My Photo é+1.jpg/profile.jpg",
+            "photos/My Photo é+1.jpg/wide.webp"
         ]
     );
 
@@ -101,13 +101,30 @@ async fn thumbnails_are_stored_with_metadata_and_announced_with_working_links() 
     let manifest = pipeline
         .dest()
         .get(
-            &ObjectKey::new("photos/My Photo é+1/manifest.json").unwrap(),
+            &ObjectKey::new("photos/My Photo é+1.jpg/manifest.json").unwrap(),
             1 << 20,
         )
         .await
         .unwrap();
     let manifest: serde_json::Value = serde_json::from_slice(&manifest.bytes).unwrap();
     assert_eq!(manifest["source"]["key"], "photos/My Photo é+1.jpg");
+    // The placeholders: hashes to draw a blur from, and the dominant colour, one of the photo's
+    // four (each covers a quarter; which one wins is the clustering's choice).
+    let placeholder = &manifest["placeholder"];
+    for hash in ["thumbhash", "blurhash"] {
+        assert!(
+            placeholder[hash].as_str().is_some_and(|h| h.len() > 10),
+            "{placeholder}"
+        );
+    }
+    let colour = placeholder["dominant_colour"].as_str().unwrap();
+    let rgb: Vec<u8> = (0..3)
+        .map(|i| u8::from_str_radix(&colour[1 + 2 * i..3 + 2 * i], 16).unwrap())
+        .collect();
+    assert!(
+        colour.len() == 7 && QUADRANT_COLOURS.iter().any(|q| near(&rgb, q, 24)),
+        "{colour}"
+    );
 
     let notifier = pipeline.notifier().published();
     assert_eq!(notifier.len(), 1);
@@ -495,4 +512,83 @@ async fn a_source_needs_thumbnails_until_its_version_is_made_with_these_specs() 
     );
     let ours = ObjectKey::new("thumbs/cat/profile.jpg").unwrap();
     assert!(!shared.needs_thumbnails(&ours, "e").await.unwrap());
+}
+
+#[tokio::test]
+async fn sources_that_differ_only_by_extension_keep_their_own_thumbnails() {
+    // An iPhone export: IMG_0001.HEIC beside IMG_0001.JPG, here a JPEG and a PNG of other sizes.
+    let jpg = photo();
+    let png = encode(
+        &image::DynamicImage::ImageRgb8(quadrants(300, 600)),
+        image::ImageFormat::Png,
+    );
+    let source = MemoryStore::with_objects("uploads", &[("a.jpg", jpg), ("a.png", png)]).unwrap();
+    let pipeline = pipeline(source, PipelineConfig::new(specs()), 1);
+    let mut made = Vec::new();
+    for key in ["a.jpg", "a.png"] {
+        let key = ObjectKey::new(key).unwrap();
+        let etag = stored(pipeline.source(), key.as_str()).await.info.etag;
+        let event = CreatedObject {
+            bucket: "uploads".into(),
+            key: key.clone(),
+            size: None,
+            etag: Some(etag.clone()),
+            event_name: "ObjectCreated:Put".into(),
+        };
+        let Outcome::Made { keys } = pipeline.process(&event).await.unwrap() else {
+            panic!("made")
+        };
+        made.push((key, etag, keys));
+    }
+    assert_eq!(made[0].2[0].as_str(), "a.jpg/profile.jpg");
+    assert_eq!(made[1].2[0].as_str(), "a.png/profile.jpg");
+    // Each keeps its own picture: 200x150 of the 4:3 JPEG, 200x400 of the 1:2 PNG.
+    for ((_, _, keys), size) in made.iter().zip([(200, 150), (200, 400)]) {
+        let wide = stored(pipeline.dest(), made_key(keys, "wide").as_str()).await;
+        let wide = image::load_from_memory(&wide.bytes).unwrap();
+        assert_eq!((wide.width(), wide.height()), size);
+    }
+    for (key, etag, _) in &made {
+        let manifest = stored(pipeline.dest(), &format!("{key}/manifest.json")).await;
+        let manifest: serde_json::Value = serde_json::from_slice(&manifest.bytes).unwrap();
+        assert_eq!(manifest["source"]["key"], key.as_str());
+        // A backfill settles: neither needs doing again.
+        assert!(
+            !pipeline.needs_thumbnails(key, etag).await.unwrap(),
+            "{key}"
+        );
+    }
+
+    // A bucket written by the earlier layout (`a/manifest.json`, the extension dropped): its
+    // manifest still counts for the source it names, and only for that one.
+    let (source, dest) = pipeline.into_stores();
+    let old = stored(&dest, "a.jpg/manifest.json").await;
+    let earlier = MemoryStore::with_objects("thumbs", &[("a/manifest.json", old.bytes)]).unwrap();
+    let earlier = Pipeline::new(
+        source,
+        earlier,
+        MemoryNotifier::new(),
+        PipelineConfig::new(specs()),
+        1,
+    );
+    let [(jpg, jpg_etag, _), (png, png_etag, _)] = &made[..] else {
+        unreachable!()
+    };
+    assert!(!earlier.needs_thumbnails(jpg, jpg_etag).await.unwrap());
+    assert!(earlier.needs_thumbnails(png, png_etag).await.unwrap());
+}
+
+/// The key of the `preset` thumbnail among `keys`.
+fn made_key(keys: &[ObjectKey], preset: &str) -> ObjectKey {
+    keys.iter()
+        .find(|k| k.as_str().rsplit('/').next().unwrap().starts_with(preset))
+        .unwrap()
+        .clone()
+}
+
+async fn stored(store: &MemoryStore, key: &str) -> Object {
+    store
+        .get(&ObjectKey::new(key).unwrap(), 1 << 30)
+        .await
+        .unwrap()
 }

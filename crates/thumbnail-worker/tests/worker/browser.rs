@@ -215,7 +215,7 @@ async fn a_person_uploads_watches_replays_and_previews_in_chromium() {
     .await;
     assert_eq!(
         opened,
-        json!(["/files/photo/profile.jpg", "image/jpeg", 128])
+        json!(["/files/photo.jpg/profile.jpg", "image/jpeg", 128])
     );
 
     client.close().await.unwrap();

@@ -83,7 +83,7 @@ fn an_upload_through_the_console_is_emailed_with_links_that_download_its_thumbna
         .filter(|w| w.starts_with("http://"))
         .collect();
     assert_eq!(links.len(), 2, "a link per thumbnail: {text}");
-    let thumbnails = dir.join("data/buckets/thumbnails/holiday photo");
+    let thumbnails = dir.join("data/buckets/thumbnails/holiday photo.jpg");
     for (link, (file, size)) in links
         .iter()
         .zip([("profile.jpg", (128, 128)), ("wide.jpg", (300, 225))])

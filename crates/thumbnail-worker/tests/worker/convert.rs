@@ -96,6 +96,24 @@ fn one_corrupt_file_fails_alone_and_the_exit_code_says_so() {
     assert!(stderr.contains("2 of 4 files converted"), "{stderr}");
 }
 
+/// `--fail-on`: the default (`truncated`) refuses a file cut short; `none` thumbnails it and says
+/// what it tolerated.
+#[test]
+fn fail_on_none_thumbnails_a_truncated_file_with_a_warning() {
+    let dir = Scratch::new("fail-on");
+    let good = photo(800, 600);
+    let cut = dir.input("cut.jpg", &good[..good.len() * 3 / 4]);
+    let refused = convert(&["--size", "128"], &dir.out(), &[&cut]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert_eq!(dir.outputs(), Vec::<String>::new());
+    let tolerated = convert(&["--size", "128", "--fail-on", "none"], &dir.out(), &[&cut]);
+    let stderr = String::from_utf8_lossy(&tolerated.stderr);
+    assert_eq!(tolerated.status.code(), Some(0), "{stderr}");
+    assert_eq!(dir.outputs(), ["cut.jpg"]);
+    assert!(stderr.contains("cut.jpg: warning: tolerated"), "{stderr}");
+    assert_eq!(size_of(&dir.out().join("cut.jpg")), (128, 96));
+}
+
 #[test]
 fn sizes_follow_vipsthumbnail_syntax() {
     let dir = Scratch::new("sizes");

@@ -69,7 +69,7 @@ async fn pipeline(
     }
     let store = LocalStore::new(data.join("buckets/thumbnails")).unwrap();
     let manifest: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(data.join("buckets/thumbnails/photo/manifest.json")).unwrap(),
+        &std::fs::read(data.join("buckets/thumbnails/photo.jpg/manifest.json")).unwrap(),
     )
     .unwrap();
     let listed: Vec<(&str, &str)> = manifest["thumbnails"]
@@ -85,7 +85,7 @@ async fn pipeline(
         .collect();
     let mut made = BTreeMap::new();
     for (name, content_type) in EXTENDED_OUTPUTS {
-        let key = format!("photo/{name}");
+        let key = format!("photo.jpg/{name}");
         assert!(
             listed.contains(&(key.as_str(), content_type)),
             "{key} in {listed:?}"
@@ -184,10 +184,10 @@ async fn heic_and_avif_uploads_get_thumbnails() {
     );
     let thumbnails = data.join("buckets/thumbnails");
     // Upright, the sideways-stored HEIC is a 3:4 portrait; the AVIF is 4:3.
-    assert_eq!(size_of(&thumbnails.join("phone/fit.webp")), (48, 64));
-    assert_eq!(size_of(&thumbnails.join("phone/fit.jpg")), (48, 64));
+    assert_eq!(size_of(&thumbnails.join("phone.heic/fit.webp")), (48, 64));
+    assert_eq!(size_of(&thumbnails.join("phone.heic/fit.jpg")), (48, 64));
     if uploads.len() == 2 {
-        assert_eq!(size_of(&thumbnails.join("web/fit.jpg")), (64, 48));
+        assert_eq!(size_of(&thumbnails.join("web.avif/fit.jpg")), (64, 48));
     }
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -170,7 +170,7 @@ async fn setup_then_run_on_aws() {
     let head = s3
         .head_object()
         .bucket(bucket)
-        .key("thumbs/photos/My Photo é+1/profile.jpg")
+        .key("thumbs/photos/My Photo é+1.jpg/profile.jpg")
         .send()
         .await
         .unwrap();
@@ -207,8 +207,13 @@ async fn setup_then_run_on_aws() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    assert!(!exists(&s3, bucket, "thumbs/thumbs/intruder/profile.jpg").await);
-    assert!(!exists(&s3, bucket, "thumbs/thumbs/dup/profile/profile.jpg").await);
+    let listed = s3.list_objects_v2().bucket(bucket).send().await.unwrap();
+    let keys: Vec<&str> = listed.contents().iter().filter_map(|o| o.key()).collect();
+    assert!(keys.contains(&"thumbs/dup.jpg/profile.jpg"), "{keys:?}");
+    assert!(
+        !keys.iter().any(|k| k.starts_with("thumbs/thumbs/")),
+        "{keys:?}"
+    );
     let made = r#"thumbnail_images_processed_total{outcome="made"}"#;
     assert_eq!(metric(port, made).await, 2.0);
     let done = r#"thumbnail_images_processed_total{outcome="already_done"}"#;
@@ -249,6 +254,28 @@ async fn subjects(config: &aws_config::SdkConfig, url: &str, wait: Duration) -> 
     }
     subjects.sort();
     subjects
+}
+
+/// `setup --email --owner`: the address is subscribed to the topic with a filter policy on the
+/// owner, so it gets that owner's notifications only.
+#[tokio::test(flavor = "multi_thread")]
+async fn setup_subscribes_an_address_to_one_owners_notifications() {
+    let Some(config) = thumbnail_test_aws::config().await else {
+        return;
+    };
+    let n = common::unique();
+    let env = set_up("subscribe", &n, &[]);
+    let address = format!("alice-{n}@example.test");
+    let (_, stderr) = succeed(&env, &["setup", "--email", &address, "--owner", "alice"]);
+    assert!(stderr.contains("confirmation e-mail"), "{stderr}");
+    let subscriptions = thumbnail_test_aws::subscriptions(&config, &env["THUMBNAIL_TOPIC"]).await;
+    let (protocol, _, policy) = subscriptions
+        .iter()
+        .find(|(_, endpoint, _)| *endpoint == address)
+        .unwrap_or_else(|| panic!("{address} not subscribed: {subscriptions:?}"));
+    assert_eq!(protocol, "email");
+    let policy: serde_json::Value = serde_json::from_str(policy.as_deref().unwrap()).unwrap();
+    assert_eq!(policy, serde_json::json!({"owner": ["alice"]}));
 }
 
 /// One topic, many users: a subscription whose filter policy names an owner gets that owner's
@@ -349,7 +376,7 @@ async fn dead_letters_are_listed_and_redriven_on_aws() {
     let (_, moved) = output(&["dead-letters", "redrive", "--reason", "wont_fit"]);
     assert!(moved.contains("1 dead letters moved"), "{moved}");
     output(&["run", "--exit-when-idle"]);
-    assert!(exists(&s3, &env["THUMBNAIL_DEST_BUCKET"], "big/profile.jpg").await);
+    assert!(exists(&s3, &env["THUMBNAIL_DEST_BUCKET"], "big.jpg/profile.jpg").await);
 }
 
 /// The extended presets on S3: each output under its extension, with its content type, and byte
@@ -382,7 +409,7 @@ async fn extended_presets_on_aws() {
     );
     let expected = extended_thumbnails(&photo);
     for (name, content_type) in EXTENDED_OUTPUTS {
-        let key = format!("photo/{name}");
+        let key = format!("photo.jpg/{name}");
         let (content_type_read, bytes) =
             thumbnail_test_aws::download(&s3, &env["THUMBNAIL_DEST_BUCKET"], &key).await;
         assert_eq!(content_type_read.as_deref(), Some(content_type), "{key}");
@@ -530,8 +557,8 @@ async fn a_killed_worker_loses_nothing_on_aws() {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     for i in 0..COUNT {
-        assert!(exists(&s3, dest, &format!("p{i:02}/profile.jpg")).await);
-        assert!(exists(&s3, dest, &format!("p{i:02}/wide.jpg")).await);
+        assert!(exists(&s3, dest, &format!("p{i:02}.jpg/profile.jpg")).await);
+        assert!(exists(&s3, dest, &format!("p{i:02}.jpg/wide.jpg")).await);
     }
     terminate(second).await;
 }
@@ -575,7 +602,7 @@ async fn no_credential_or_signature_reaches_the_logs() {
         .spawn()
         .unwrap();
     let start = Instant::now();
-    while !exists(&s3, &env["THUMBNAIL_DEST_BUCKET"], "a/manifest.json").await {
+    while !exists(&s3, &env["THUMBNAIL_DEST_BUCKET"], "a.jpg/manifest.json").await {
         assert!(start.elapsed() < Duration::from_secs(60), "no thumbnails");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -628,7 +655,7 @@ async fn an_event_naming_another_bucket_is_refused_on_aws() {
         let object = s3
             .get_object()
             .bucket(dest)
-            .key("secret/manifest.json")
+            .key("secret.jpg/manifest.json")
             .send()
             .await
             .unwrap();
@@ -729,7 +756,7 @@ async fn expiring_credentials_are_fetched_again() {
         put(&s3, source, &format!("c{i}.jpg"), photo).await;
     }
     for i in 0..4 {
-        let manifest = format!("c{i}/manifest.json");
+        let manifest = format!("c{i}.jpg/manifest.json");
         while !exists(&s3, dest, &manifest).await {
             assert!(
                 start.elapsed() < Duration::from_secs(90),
@@ -816,7 +843,7 @@ async fn the_console_works_on_aws() {
     let page = loop {
         let (_, page) = http("GET /".into(), vec![]).await.unwrap();
         if page.contains("class=\"upload made\" id=\"upload-1\"")
-            && exists(&s3, &dest, "big/profile.jpg").await
+            && exists(&s3, &dest, "big.jpg/profile.jpg").await
         {
             break page;
         }
@@ -843,7 +870,7 @@ async fn the_console_works_on_aws() {
         .unwrap();
     assert_eq!(&bytes[..2], [0xFF, 0xD8], "a JPEG");
     let (status, _) = http(
-        "GET /files/photo/profile.jpg?expires=1&signature=00".into(),
+        "GET /files/photo.jpg/profile.jpg?expires=1&signature=00".into(),
         vec![],
     )
     .await

@@ -39,7 +39,7 @@ fn local() {
         &jpeg(&quadrants(640, 480), &JpegOptions::default()),
     );
     rig.wait_for("the good upload", Duration::from_secs(60), || {
-        rig.has_thumbnail("fine/manifest.json")
+        rig.has_thumbnail("fine.jpg/manifest.json")
     });
     let beside = started.elapsed();
     rig.wait_for("the stalled job given up", Duration::from_secs(60), || {

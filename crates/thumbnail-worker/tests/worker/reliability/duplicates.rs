@@ -32,7 +32,7 @@ fn duplicates(backend: Backend) {
     let twice = "dup/twice.jpg";
     rig.upload(twice, &photo(99));
     rig.wait_for("the first upload", Duration::from_secs(60), || {
-        rig.has_thumbnail("dup/twice/manifest.json")
+        rig.has_thumbnail("dup/twice.jpg/manifest.json")
     });
     rig.upload(twice, &photo(99));
     let processed = |outcome: &str| {

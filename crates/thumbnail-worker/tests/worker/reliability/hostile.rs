@@ -14,10 +14,6 @@ use crate::reliability::rig::{Backend, Rig, peak_rss_kib, report};
 /// The worker's peak RSS bound, MiB, for this corpus at concurrency 2 (measured: see the report).
 const RSS_BOUND_MIB: u64 = 128;
 
-fn stem(name: &str) -> &str {
-    name.rsplit_once('.').map_or(name, |(stem, _)| stem)
-}
-
 fn hostile(backend: Backend) {
     let Some(rig) = Rig::new(
         backend,
@@ -46,7 +42,7 @@ fn hostile(backend: Backend) {
         let keys = rig.thumbnail_keys();
         let failed = failed(rig);
         corpus.iter().all(|file| {
-            keys.contains(&format!("hostile/{}/manifest.json", stem(&file.name)))
+            keys.contains(&format!("hostile/{}/manifest.json", file.name))
                 || failed.contains_key(&file.name)
         }) && rig.queued() == 0
     };
@@ -64,11 +60,11 @@ fn hostile(backend: Backend) {
     let dead = rig.dead_letters();
     let mut lines = Vec::new();
     for file in &corpus {
-        let made = keys.contains(&format!("hostile/{}/profile.jpg", stem(&file.name)));
+        let made = keys.contains(&format!("hostile/{}/profile.jpg", file.name));
         let outcome = match (file.expect, failed.get(&file.name)) {
             (Expect::Thumbnails, None) => {
                 assert!(made, "{}: no thumbnail", file.name);
-                let thumbnail = rig.thumbnail(&format!("hostile/{}/profile.jpg", stem(&file.name)));
+                let thumbnail = rig.thumbnail(&format!("hostile/{}/profile.jpg", file.name));
                 let image = image::load_from_memory(&thumbnail).unwrap();
                 assert_eq!((image.width(), image.height()), (128, 128), "{}", file.name);
                 "thumbnails".to_owned()

@@ -7,7 +7,7 @@
 //! by default; the long mode in docs/reliability.md uses more), and its kill moments by `TEST_THUMBNAIL_SEED`.
 
 #[macro_use]
-mod rig;
+pub(crate) mod rig;
 mod backfill;
 mod crash;
 mod deadline;

@@ -178,7 +178,7 @@ fn outage_aws() {
 
     for i in 0..total {
         for name in ["profile.jpg", "wide.jpg"] {
-            assert!(rig.has_thumbnail(&format!("o/{i:02}/{name}")));
+            assert!(rig.has_thumbnail(&format!("o/{i:02}.jpg/{name}")));
         }
     }
     let announced: std::collections::BTreeSet<String> = rig

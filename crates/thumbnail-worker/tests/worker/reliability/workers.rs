@@ -115,7 +115,9 @@ fn a_scan_under_way_elsewhere_is_not_an_empty_queue() {
     );
     assert!(status.success(), "{status}\n{}", tail(&rig.logs(), 20));
     assert!(
-        rig.thumbnail_keys().iter().any(|k| k.starts_with("late/")),
+        rig.thumbnail_keys()
+            .iter()
+            .any(|k| k.starts_with("late.jpg/")),
         "the upload was not made: {:?}\n{}",
         rig.thumbnail_keys(),
         tail(&rig.logs(), 20)
