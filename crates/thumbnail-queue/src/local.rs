@@ -222,6 +222,12 @@ impl Spool {
         if *holder == self.holder {
             return false;
         }
+        // A holder is a name this queue made (`pid-ms-n`); anything else in a record (a hand edit,
+        // a damaged file) names no process, and must not name a path: `../x` would let a record
+        // delete any `.lock` file this process can lock. Such a holder is gone.
+        if !is_holder_name(holder) {
+            return true;
+        }
         let is_alive = *alive.entry(holder.clone()).or_insert_with(|| {
             let path = self.holder_path(holder);
             match std::fs::File::open(&path) {
@@ -392,4 +398,9 @@ impl Queue for LocalQueue {
         })
         .await
     }
+}
+
+/// Whether `name` is one a queue gives its holders: `pid-ms-n`, digits and dashes only.
+fn is_holder_name(name: &str) -> bool {
+    !name.is_empty() && name.bytes().all(|b| b.is_ascii_digit() || b == b'-')
 }

@@ -68,8 +68,9 @@ impl Record {
 
     /// Marks the record received now, hidden for `visibility`, and returns the delivery.
     pub fn deliver(&mut self, now: u64, visibility: Duration) -> Delivery {
-        self.receive_count += 1;
-        self.visible_at_ms = now + ms(visibility);
+        // Saturating: a spool record is a file, and may have been edited to hold anything.
+        self.receive_count = self.receive_count.saturating_add(1);
+        self.visible_at_ms = now.saturating_add(ms(visibility));
         Delivery {
             id: self.id.clone(),
             body: self.body.clone(),

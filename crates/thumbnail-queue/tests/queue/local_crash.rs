@@ -149,3 +149,44 @@ async fn a_closed_handle_gives_its_deliveries_back_but_not_its_releases() {
     second.ack_batch(back).await.unwrap();
     std::fs::remove_dir_all(spool).unwrap();
 }
+
+/// A spool record is the queue's own file, but one edited by hand or damaged must not name a path:
+/// a holder `../../outside` once made a receive lock and delete `outside.lock` beside the spool.
+/// Such a holder names no process; the message comes back, and nothing outside the spool is
+/// touched.
+#[tokio::test]
+async fn a_record_naming_a_path_as_its_holder_touches_nothing_outside_the_spool() {
+    let dir = std::env::temp_dir().join(format!("thumbnail-queue-holder-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let spool = dir.join("spool");
+    let queue = LocalQueue::open(&spool).unwrap();
+    queue.send(OutgoingMessage::new("held")).await.unwrap();
+    let long = ReceiveOptions {
+        max_messages: 1,
+        wait: Duration::from_secs(3),
+        visibility: Duration::from_secs(600),
+    };
+    assert_eq!(queue.receive(&long).await.unwrap().len(), 1);
+    let outside = dir.join("outside.lock");
+    std::fs::write(&outside, "not the queue's").unwrap();
+    let record = std::fs::read_dir(spool.join("messages"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "json"))
+        .unwrap();
+    let mut json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&record).unwrap()).unwrap();
+    json["holder"] = "../../outside".into();
+    std::fs::write(&record, json.to_string()).unwrap();
+
+    let other = LocalQueue::open(&spool).unwrap();
+    let back = other.receive(&long).await.unwrap();
+    assert_eq!(
+        back.len(),
+        1,
+        "a holder that names no process holds nothing"
+    );
+    assert_eq!(back[0].body, "held");
+    assert!(outside.exists(), "a file outside the spool was deleted");
+    std::fs::remove_dir_all(dir).unwrap();
+}
