@@ -24,6 +24,8 @@
 
 #![warn(missing_docs)]
 
+pub mod lambda;
+
 use aws_lambda_events::event::s3::{S3Event, S3EventRecord};
 use serde_json::{Map, Value};
 use thumbnail_storage::ObjectKey;

@@ -53,14 +53,12 @@
 
 #![warn(missing_docs)]
 
-use aws_lambda_events::sns::SnsEvent;
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde::Deserialize;
 use serde_json::Value;
-use thumbnail_events::{EventError, Message};
+pub use thumbnail_events::lambda::Invocation;
 use thumbnail_notify::Notifier;
 use thumbnail_pipeline::{Pipeline, Settlement};
 use thumbnail_queue::Queue;
@@ -78,60 +76,6 @@ pub enum InvocationError {
     /// announced.
     #[error("failed: {0}")]
     Failed(String),
-}
-
-/// One invocation's event, read once.
-#[derive(Debug)]
-pub enum Invocation {
-    /// A batch of SQS messages, each holding an S3 event notification (S3 → SQS → Lambda).
-    Sqs(SqsEvent),
-    /// SNS messages, each holding an S3 event notification (S3 → SNS → Lambda).
-    Sns(SnsEvent),
-    /// An S3 event notification sent to the function directly (S3 → Lambda), or anything else,
-    /// which then fails to parse and is announced as an invalid event.
-    S3 {
-        /// The notification, parsed leniently.
-        message: Result<Message, EventError>,
-        /// The event as received, for the dead-letter queue.
-        body: String,
-    },
-}
-
-impl Invocation {
-    /// Reads an event, telling its kind from its records' `eventSource` (`EventSource` for SNS).
-    pub fn from_json(event: Value) -> Result<Self, InvocationError> {
-        let sources: std::collections::BTreeSet<&str> = event["Records"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|r| r["eventSource"].as_str().or(r["EventSource"].as_str()))
-            .collect();
-        let unreadable = |kind: &str, e: serde_json::Error| {
-            InvocationError::Retry(format!("unreadable {kind} event: {e}"))
-        };
-        match sources.iter().copied().collect::<Vec<_>>().as_slice() {
-            ["aws:sqs"] => Ok(Invocation::Sqs(
-                serde_json::from_value(event).map_err(|e| unreadable("SQS", e))?,
-            )),
-            ["aws:sns"] => Ok(Invocation::Sns(
-                serde_json::from_value(event).map_err(|e| unreadable("SNS", e))?,
-            )),
-            [] | ["aws:s3"] => Ok(Invocation::S3 {
-                body: event.to_string(),
-                message: thumbnail_events::parse_value(event),
-            }),
-            mixed => Err(InvocationError::Retry(format!(
-                "unreadable event: records from several sources ({})",
-                mixed.join(", ")
-            ))),
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for Invocation {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        Invocation::from_json(Value::deserialize(deserializer)?).map_err(serde::de::Error::custom)
-    }
 }
 
 /// What the function keeps of an invocation's time for answering (or a tenth of the time, when
@@ -173,7 +117,9 @@ impl<S: ObjectStore, D: ObjectStore, N: Notifier> Handler<S, D, N> {
     /// Handles an event as JSON: [`Invocation::from_json`], then [`Handler::invoke`], with no
     /// deadline but the job timeout.
     pub async fn handle(&self, event: Value) -> Result<Value, InvocationError> {
-        self.invoke(Invocation::from_json(event)?, None).await
+        let invocation =
+            Invocation::from_json(event).map_err(|e| InvocationError::Retry(e.to_string()))?;
+        self.invoke(invocation, None).await
     }
 
     /// Handles one invocation: an SQS batch (answered with `batchItemFailures`), SNS messages or

@@ -6,8 +6,8 @@
 //! |---|---|---|
 //! | [`MemoryNotifier`] | a list in memory | tests |
 //! | [`LogNotifier`] | the log, and optionally a JSON-lines file to `tail -f` | the embedded default |
-//! | [`SmtpNotifier`] | e-mail through an SMTP server: the text, and the JSON attached | people, without AWS |
-//! | [`WebhookNotifier`] | an HTTP POST of the JSON, signed with HMAC-SHA256, retried | programs, without AWS |
+//! | `SmtpNotifier` (feature `email`) | e-mail through an SMTP server: the text, and the JSON attached | people, without AWS |
+//! | `WebhookNotifier` (feature `webhook`) | an HTTP POST of the JSON, signed with HMAC-SHA256, retried | programs, without AWS |
 //! | `SnsNotifier` (feature `aws`) | an SNS topic: e-mail gets the text, other subscribers the JSON | production |
 //! | [`FanOut`] | each of several of the above | more than one at once |
 //!
@@ -37,9 +37,11 @@ mod error;
 mod fanout;
 mod log;
 mod memory;
+#[cfg(feature = "email")]
 mod smtp;
 #[cfg(feature = "aws")]
 mod sns;
+#[cfg(feature = "webhook")]
 pub mod webhook;
 
 #[cfg(feature = "conformance")]
@@ -55,9 +57,11 @@ pub use error::NotifyError;
 pub use fanout::FanOut;
 pub use log::LogNotifier;
 pub use memory::MemoryNotifier;
+#[cfg(feature = "email")]
 pub use smtp::{SmtpNotifier, SmtpSettings};
 #[cfg(feature = "aws")]
 pub use sns::SnsNotifier;
+#[cfg(feature = "webhook")]
 pub use webhook::WebhookNotifier;
 
 /// The longest subject SNS (and most mail clients) accept, in characters.
