@@ -1,7 +1,7 @@
 //! Any bytes through the whole engine path: format detection, header probe, limits, decode (with and
-//! without JPEG and PNG shrink-on-load; HEIC and AVIF from the `alpha` seeds), orientation, colour
-//! conversion, resize, both smart crops, the placeholders and the encoders; at the default
-//! decode tolerance and at `none`.
+//! without JPEG and PNG shrink-on-load; HEIC and AVIF from the seeds, AVIF as far as its container
+//! without `avif-input`), orientation, colour conversion, resize, both smart crops, the
+//! placeholders and the encoders; at the default decode tolerance and at `none`.
 //! The engine must answer with a thumbnail or an `Error`, never a panic, abort or overflow.
 //! Inputs that once failed are kept in `fuzz/regressions/decode/` and replayed by `fuzz/run`.
 #![no_main]

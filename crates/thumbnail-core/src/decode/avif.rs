@@ -1,58 +1,105 @@
-//! AVIF input through libaom (built from source by `libaom-sys`, statically linked) and its small
-//! safe wrapper `aom-decode`, which also parses the container and converts YUV to RGB with the file's
-//! matrix and range. 10- and 12-bit samples are rounded to 8. The container's `irot`/`imir` and an
-//! ICC profile are not read (AVIF encoders rarely write either; nclx-tagged sRGB is the norm).
+//! AVIF input. The container is read by `avif-parse` (pure Rust) in every build, so a file's size
+//! is known and a damaged one is called corrupt whatever the build; the AV1 frame is decoded by
+//! libaom (built from source by `libaom-sys`, statically linked) through its small safe wrapper
+//! `aom-decode`, with the `avif-input` feature, which also converts YUV to RGB with the file's matrix
+//! and range. 10- and 12-bit samples are rounded to 8. The container's `irot`/`imir` and an ICC
+//! profile are not read (AVIF encoders rarely write either; nclx-tagged sRGB is the norm).
 
-#[cfg(feature = "avif-input")]
-pub(super) use decoder::{decode, probe};
-#[cfg(not(feature = "avif-input"))]
-pub(super) use missing::{decode, probe};
+use avif_parse::AvifData;
 
+use super::{ImageInfo, guarded};
+use crate::raster::Raster;
+use crate::{Error, ImageFormat, Limits};
+
+pub(super) fn probe(input: &[u8]) -> Result<ImageInfo, Error> {
+    guarded(ImageFormat::Avif, || info(input).map(|(info, _)| info))
+}
+
+pub(super) fn decode(input: &[u8], limits: &Limits) -> Result<(Raster, ImageInfo), Error> {
+    guarded(ImageFormat::Avif, || {
+        let (info, parsed) = info(input)?;
+        super::check_pixels(&info, limits)?;
+        frame::decode(info, parsed)
+    })
+}
+
+/// The header of the primary image, and the container parsed.
+fn info(input: &[u8]) -> Result<(ImageInfo, AvifData), Error> {
+    top_level_boxes_fit(input)?;
+    let parsed = avif_parse::read_avif(&mut &input[..]).map_err(parse_error)?;
+    let header = parsed.primary_item_metadata().map_err(parse_error)?;
+    let info = ImageInfo {
+        format: ImageFormat::Avif,
+        width: header.max_frame_width.get(),
+        height: header.max_frame_height.get(),
+        orientation: 1,
+        bytes_per_pixel: if parsed.alpha_item.is_some() { 4 } else { 3 },
+        interlaced: false,
+    };
+    Ok((info, parsed))
+}
+
+/// Refuses a file whose top-level boxes claim more bytes than it has. The container parser
+/// allocates a box's declared size before reading it: a 2 KiB file whose first box claimed
+/// 2.1 GiB took that much (found by the fuzz target).
+fn top_level_boxes_fit(input: &[u8]) -> Result<(), Error> {
+    let corrupt = |message: String| Error::Corrupt {
+        format: ImageFormat::Avif,
+        message,
+    };
+    let mut rest = input;
+    while rest.len() >= 8 {
+        let (size, header) = match u32::from_be_bytes(rest[..4].try_into().expect("4 bytes")) {
+            // To the end of the file.
+            0 => return Ok(()),
+            1 => match rest.get(8..16) {
+                Some(large) => (u64::from_be_bytes(large.try_into().expect("8 bytes")), 16),
+                None => return Err(corrupt("a box header cut short".into())),
+            },
+            size => (u64::from(size), 8),
+        };
+        if size < header || size > rest.len() as u64 {
+            return Err(corrupt(format!(
+                "a box of {size} bytes where {} remain",
+                rest.len()
+            )));
+        }
+        rest = &rest[size as usize..];
+    }
+    Ok(())
+}
+
+fn parse_error(e: avif_parse::Error) -> Error {
+    match e {
+        avif_parse::Error::Unsupported(what) => Error::UnsupportedFormat {
+            reason: format!("avif: {what}"),
+        },
+        other => Error::Corrupt {
+            format: ImageFormat::Avif,
+            message: other.to_string(),
+        },
+    }
+}
+
+/// The AV1 frame, through libaom.
 #[cfg(feature = "avif-input")]
-mod decoder {
+mod frame {
     use aom_decode::Config;
     use aom_decode::avif::{Avif, Image};
+    use avif_parse::AvifData;
 
-    use super::super::{ImageInfo, check_pixels, guarded, sized_raster};
+    use super::super::{ImageInfo, sized_raster};
     use crate::raster::{PixelLayout, Raster};
-    use crate::{Error, ImageFormat, Limits};
+    use crate::{Error, ImageFormat};
 
-    pub(in crate::decode) fn probe(input: &[u8]) -> Result<ImageInfo, Error> {
-        guarded(ImageFormat::Avif, || info(input).map(|(info, _)| info))
-    }
-
-    fn info(input: &[u8]) -> Result<(ImageInfo, aom_decode::avif::ParsedAvifData), Error> {
-        top_level_boxes_fit(input)?;
-        let parsed = Avif::parse_avif(input).map_err(avif_error)?;
-        let header = parsed
-            .primary_item_metadata()
-            .map_err(|e| avif_error(e.into()))?;
-        let info = ImageInfo {
-            format: ImageFormat::Avif,
-            width: header.max_frame_width.get(),
-            height: header.max_frame_height.get(),
-            orientation: 1,
-            bytes_per_pixel: if parsed.alpha_item.is_some() { 4 } else { 3 },
-            interlaced: false,
-        };
-        Ok((info, parsed))
-    }
-
-    pub(in crate::decode) fn decode(
-        input: &[u8],
-        limits: &Limits,
-    ) -> Result<(Raster, ImageInfo), Error> {
-        guarded(ImageFormat::Avif, || {
-            let (info, parsed) = info(input)?;
-            check_pixels(&info, limits)?;
-            // One thread: the engine runs one image per thread, as for every other format.
-            let mut avif =
-                Avif::from_parsed_avif_data(parsed, &Config { threads: 1 }).map_err(avif_error)?;
-            let image = avif.convert().map_err(avif_error)?;
-            let (size, layout, pixels) = eight_bit(image);
-            let raster = sized_raster(&info, size, layout, pixels)?;
-            Ok((raster, info))
-        })
+    pub(super) fn decode(info: ImageInfo, parsed: AvifData) -> Result<(Raster, ImageInfo), Error> {
+        // One thread: the engine runs one image per thread, as for every other format.
+        let mut avif =
+            Avif::from_parsed_avif_data(parsed, &Config { threads: 1 }).map_err(avif_error)?;
+        let image = avif.convert().map_err(avif_error)?;
+        let (size, layout, pixels) = eight_bit(image);
+        let raster = sized_raster(&info, size, layout, pixels)?;
+        Ok((raster, info))
     }
 
     /// 8-bit RGB or RGBA pixels and their size: 16-bit samples (10 and 12 bits come scaled to 16)
@@ -104,36 +151,6 @@ mod decoder {
         ((width, height), layout, pixels)
     }
 
-    /// Refuses a file whose top-level boxes claim more bytes than it has. The container parser
-    /// allocates a box's declared size before reading it: a 2 KiB file whose first box claimed
-    /// 2.1 GiB took that much (found by the fuzz target).
-    fn top_level_boxes_fit(input: &[u8]) -> Result<(), Error> {
-        let corrupt = |message: String| Error::Corrupt {
-            format: ImageFormat::Avif,
-            message,
-        };
-        let mut rest = input;
-        while rest.len() >= 8 {
-            let (size, header) = match u32::from_be_bytes(rest[..4].try_into().expect("4 bytes")) {
-                // To the end of the file.
-                0 => return Ok(()),
-                1 => match rest.get(8..16) {
-                    Some(large) => (u64::from_be_bytes(large.try_into().expect("8 bytes")), 16),
-                    None => return Err(corrupt("a box header cut short".into())),
-                },
-                size => (u64::from(size), 8),
-            };
-            if size < header || size > rest.len() as u64 {
-                return Err(corrupt(format!(
-                    "a box of {size} bytes where {} remain",
-                    rest.len()
-                )));
-            }
-            rest = &rest[size as usize..];
-        }
-        Ok(())
-    }
-
     fn avif_error(e: aom_decode::Error) -> Error {
         match e {
             aom_decode::Error::Unsupported(what) => Error::UnsupportedFormat {
@@ -147,26 +164,20 @@ mod decoder {
     }
 }
 
-/// Without the `avif-input` feature, AVIF is recognised and refused with the reason.
+/// Without the `avif-input` feature, AVIF is read as far as its header and refused with the reason.
 #[cfg(not(feature = "avif-input"))]
-mod missing {
-    use super::super::ImageInfo;
-    use crate::raster::Raster;
-    use crate::{Error, Limits};
+mod frame {
+    use avif_parse::AvifData;
 
-    fn not_built() -> Error {
-        Error::UnsupportedFormat {
+    use super::super::ImageInfo;
+    use crate::Error;
+    use crate::raster::Raster;
+
+    pub(super) fn decode(_: ImageInfo, _: AvifData) -> Result<(Raster, ImageInfo), Error> {
+        Err(Error::UnsupportedFormat {
             reason: "AVIF input needs thumbnail-core's `avif-input` feature (libaom, built with \
                      cmake), which this build leaves out"
                 .into(),
-        }
-    }
-
-    pub(in crate::decode) fn probe(_: &[u8]) -> Result<ImageInfo, Error> {
-        Err(not_built())
-    }
-
-    pub(in crate::decode) fn decode(_: &[u8], _: &Limits) -> Result<(Raster, ImageInfo), Error> {
-        Err(not_built())
+        })
     }
 }
